@@ -1,0 +1,29 @@
+/**
+ * decodePacket: link + network + transport headers of one captured frame, in one pure call.
+ * Never throws; a frame that cannot be decoded comes back as a DropReason to be counted.
+ */
+import { decodeIpv4, decodeIpv6, decodeTransport } from './ip.js';
+import { decodeLink, ETHERTYPE_BY_VERSION } from './link.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './linkTypes.js';
+import type { DecodedPacket, DropReason } from './types.js';
+
+export { decodeTransport };
+
+export function isDropReason(r: DecodedPacket | DropReason): r is DropReason {
+  return typeof r === 'string';
+}
+
+/** Decode one frame of the given LINKTYPE_*. `data` is only read, and the result's payload is a view into it. */
+export function decodePacket(linkType: number, data: Uint8Array): DecodedPacket | DropReason {
+  const link = decodeLink(linkType, data);
+  if (typeof link === 'string') return link;
+  let type = link.etherType;
+  if (type === ETHERTYPE_BY_VERSION) {
+    if (link.offset >= link.end) return 'truncated';
+    const v = data[link.offset]! >> 4;
+    type = v === 4 ? ETHERTYPE_IPV4 : v === 6 ? ETHERTYPE_IPV6 : -1;
+  }
+  if (type === ETHERTYPE_IPV4) return decodeIpv4(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans);
+  if (type === ETHERTYPE_IPV6) return decodeIpv6(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans);
+  return 'not-ip';
+}
