@@ -491,12 +491,16 @@ export const MAX_CNAME_CHAIN = 16;
 /**
  * Addresses the message binds to names, for an IP → name map: for each question name, the A/AAAA records (and
  * HTTPS/SVCB ipv4hint/ipv6hint) reached through the CNAME chain in the answer section (names compared
- * case-insensitively, chains bounded and loop safe); then every other A/AAAA or hint in the answer and
- * additional sections (mDNS announcements, glue) under its own name with `via: []`. Each (name, address) once.
+ * case-insensitively, chains bounded and loop safe); then every other A/AAAA or hint in any section (mDNS
+ * announcements and the authority-section records of mDNS probes, glue) under its own name with `via: []`.
+ * Each (name, address) once.
  */
 export function dnsAddressAnswers(msg: DnsMessage): DnsAddressAnswer[] {
   const out: DnsAddressAnswer[] = [];
-  const records = msg.additionals.length === 0 ? msg.answers : msg.answers.concat(msg.additionals);
+  const records =
+    msg.authorities.length + msg.additionals.length === 0
+      ? msg.answers
+      : msg.answers.concat(msg.authorities, msg.additionals);
   if (records.length === 0) return out;
   const used = new Uint8Array(records.length);
   const seen = new Set<string>();
