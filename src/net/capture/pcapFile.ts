@@ -255,6 +255,20 @@ function stopCorrupt(st: ReaderState, offset: number, reason: string): void {
 // ---------------------------------------------------------------------------------------------------------
 // Classic pcap
 
+/**
+ * Files older than format 2.3 store the original length before the captured length (libpcap swapped the
+ * two fields at 2.3, and some 2.3 files still have the old order, recognisable by captured > original).
+ */
+function lengthsSwapped(buf: Uint8Array, p: number, le: boolean, minor: number): boolean {
+  return minor < 3 || (minor === 3 && u32(buf, p + 8, le) > u32(buf, p + 12, le));
+}
+function recordCaplen(buf: Uint8Array, p: number, le: boolean, minor: number): number {
+  return u32(buf, lengthsSwapped(buf, p, le, minor) ? p + 12 : p + 8, le);
+}
+function recordOrigLen(buf: Uint8Array, p: number, le: boolean, minor: number): number {
+  return u32(buf, lengthsSwapped(buf, p, le, minor) ? p + 8 : p + 12, le);
+}
+
 async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: number): Promise<void> {
   if (!(await w.ensure(24, st.signal))) {
     throw new CaptureFormatError(`${st.path}: pcap file header cut short (${w.available} of 24 bytes)`);
@@ -264,6 +278,7 @@ async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: num
   const le = magicLe;
   const major = u16(b, h + 4, le);
   if (major !== 2) throw new CaptureFormatError(`${st.path}: unsupported pcap version ${major}.${u16(b, h + 6, le)}`);
+  const minor = u16(b, h + 6, le);
   const snapLen = u32(b, h + 16, le);
   const linkType = u32(b, h + 20, le) & 0xffff;
   const nano = magic === PCAP_MAGIC_NS;
@@ -283,7 +298,7 @@ async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: num
       if (avail < recHdr) break;
       const buf = w.buf;
       const p = w.start;
-      const caplen = u32(buf, p + 8, le);
+      const caplen = recordCaplen(buf, p, le, minor);
       if (caplen > MAX_CAPLEN) {
         stopCorrupt(st, w.offset, `record captured length ${caplen} exceeds ${MAX_CAPLEN}`);
         return;
@@ -291,7 +306,7 @@ async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: num
       if (avail < recHdr + caplen) break;
       const sec = u32(buf, p, le);
       const frac = u32(buf, p + 4, le);
-      const orig = u32(buf, p + 12, le);
+      const orig = recordOrigLen(buf, p, le, minor);
       pkt.tsMs = sec * 1000 + frac / fracDiv;
       pkt.data = buf.subarray(p + recHdr, p + recHdr + caplen);
       pkt.origLen = Math.max(orig, caplen);
@@ -302,7 +317,7 @@ async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: num
     // Need more bytes for the next record.
     const avail = w.available;
     let need = recHdr;
-    if (avail >= recHdr) need = recHdr + u32(w.buf, w.start + 8, le);
+    if (avail >= recHdr) need = recHdr + recordCaplen(w.buf, w.start, le, minor);
     if (!(await w.ensure(need, st.signal))) {
       if (w.available > 0) stopCut(st, w);
       return;

@@ -6,6 +6,7 @@
 import {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
+  ETHERTYPE_PPPOE_SESSION,
   ETHERTYPE_QINQ,
   ETHERTYPE_QINQ_OLD,
   ETHERTYPE_VLAN,
@@ -121,6 +122,21 @@ function ethernet(data: Uint8Array): LinkInfo | DropReason {
       return 'not-ip';
     }
   }
+  if (info.etherType === ETHERTYPE_PPPOE_SESSION) return pppoe(data, info);
+  return info;
+}
+
+/** PPPoE session stage (RFC 2516): 6-byte header, then a PPP protocol number; its length field bounds the packet. */
+function pppoe(data: Uint8Array, info: LinkInfo): LinkInfo | DropReason {
+  const p = info.offset;
+  if (p + 8 > data.length) return 'truncated';
+  const len = (data[p + 4]! << 8) | data[p + 5]!;
+  const proto = (data[p + 6]! << 8) | data[p + 7]!;
+  if (proto === 0x0021) info.etherType = ETHERTYPE_IPV4;
+  else if (proto === 0x0057) info.etherType = ETHERTYPE_IPV6;
+  else return 'not-ip';
+  info.offset = p + 8;
+  if (len >= 2 && p + 6 + len < data.length) info.end = p + 6 + len;
   return info;
 }
 

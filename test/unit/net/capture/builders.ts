@@ -279,5 +279,10 @@ export const MAC_B = 'aa:bb:cc:dd:ee:0f';
 /** A small Ethernet/IPv4/UDP frame 10.0.0.<n> -> 10.0.0.1, for reader tests. */
 export function sampleFrame(n: number, payloadLen = 4): Uint8Array {
   const payload = new Uint8Array(payloadLen).fill(n & 0xff);
-  return ether(MAC_B, MAC_A, 0x0800, ipv4({ src: [10, 0, 0, n & 0xff], dst: [10, 0, 0, 1], protocol: 17, payload: udp(1000 + n, 53, payload) }));
+  return ether(
+    MAC_B,
+    MAC_A,
+    0x0800,
+    ipv4({ src: [10, 0, 0, n & 0xff], dst: [10, 0, 0, 1], protocol: 17, payload: udp(1000 + n, 53, payload) }),
+  );
 }

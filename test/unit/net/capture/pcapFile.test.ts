@@ -113,6 +113,17 @@ describe('classic pcap', () => {
     expect(packets[0]!.data).toEqual(Array.from(f1));
   });
 
+  it('reads files older than format 2.3 with the captured and original lengths the other way round', async () => {
+    for (const minor of [2, 3]) {
+      const b = new Bytes(true).u32(0xa1b2c3d4).u16(2).u16(minor).u32(0).u32(0).u32(65535).u32(1);
+      // Old order: original length (1500) first, then the captured length.
+      b.u32(1).u32(0).u32(1500).u32(f1.length).bytes(f1);
+      const { stats, packets } = await readAll(b.build());
+      expect(stats.packets).toBe(1);
+      expect(packets[0]).toMatchObject({ data: Array.from(f1), origLen: 1500 });
+    }
+  });
+
   it('accepts a file with a header and no packets', async () => {
     const { stats } = await readAll(pcapFile({ le: true, linkType: 101, records: [] }));
     expect(stats).toMatchObject({ packets: 0, firstTsMs: null, lastTsMs: null, cutShort: null, linkTypes: [101] });
@@ -157,7 +168,9 @@ describe('classic pcap', () => {
 
   it('accepts a record of exactly the maximum captured length', async () => {
     const big = new Uint8Array(MAX_CAPLEN).fill(7);
-    const { stats, packets } = await readAll(pcapFile({ le: true, linkType: 1, records: [{ sec: 1, frac: 0, data: big }] }));
+    const { stats, packets } = await readAll(
+      pcapFile({ le: true, linkType: 1, records: [{ sec: 1, frac: 0, data: big }] }),
+    );
     expect(stats.packets).toBe(1);
     expect(packets[0]!.data.length).toBe(MAX_CAPLEN);
   });
@@ -167,11 +180,27 @@ describe('not a capture', () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty', new Uint8Array(0), /empty file/],
     ['three bytes', Uint8Array.from([0xd4, 0xc3, 0xb2]), /too short/],
-    ['text', new TextEncoder().encode('hello, this is not a capture\n'), /not a pcap or pcapng capture \(starts with 68 65 6c 6c\)/],
-    ['pcap header cut', pcapFile({ le: true, linkType: 1, records: [] }).subarray(0, 20), /pcap file header cut short \(20 of 24/],
+    [
+      'text',
+      new TextEncoder().encode('hello, this is not a capture\n'),
+      /not a pcap or pcapng capture \(starts with 68 65 6c 6c\)/,
+    ],
+    [
+      'pcap header cut',
+      pcapFile({ le: true, linkType: 1, records: [] }).subarray(0, 20),
+      /pcap file header cut short \(20 of 24/,
+    ],
     ['pcapng header cut', shb(true).subarray(0, 10), /section header cut short/],
-    ['pcapng SHB with bad byte-order magic', concat(shb(true).subarray(0, 8), Uint8Array.from([1, 2, 3, 4])), /byte-order magic/],
-    ['pcap version 3', new Bytes(true).u32(0xa1b2c3d4).u16(3).u16(0).u32(0).u32(0).u32(0).u32(1).build(), /unsupported pcap version 3/],
+    [
+      'pcapng SHB with bad byte-order magic',
+      concat(shb(true).subarray(0, 8), Uint8Array.from([1, 2, 3, 4])),
+      /byte-order magic/,
+    ],
+    [
+      'pcap version 3',
+      new Bytes(true).u32(0xa1b2c3d4).u16(3).u16(0).u32(0).u32(0).u32(0).u32(1).build(),
+      /unsupported pcap version 3/,
+    ],
     ['gzip of text', gzipSync(Buffer.from('plain words')), /not a pcap or pcapng capture inside gzip/],
     ['empty gzip', gzipSync(Buffer.alloc(0)), /empty gzip-compressed file/],
     ['broken gzip', Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff, 0xff]), /gzip data is corrupt/],
@@ -187,7 +216,9 @@ describe('not a capture', () => {
   }
 
   it('rejects a missing file and a directory with CaptureFormatError', async () => {
-    await expect(readCaptureFile(join(dir, 'nope.pcap'), () => undefined)).rejects.toThrow(/cannot read file \(ENOENT\)/);
+    await expect(readCaptureFile(join(dir, 'nope.pcap'), () => undefined)).rejects.toThrow(
+      /cannot read file \(ENOENT\)/,
+    );
     await expect(readCaptureFile(dir, () => undefined)).rejects.toBeInstanceOf(CaptureFormatError);
   });
 });
@@ -265,7 +296,11 @@ describe('pcapng', () => {
   });
 
   it('reads packet blocks carrying options', async () => {
-    const bytes = concat(shb(true), idb(true, 1, 0), epb(true, 0, 1000n, f1, f1.length, [{ code: 2, value: [0, 0, 0, 1] }]));
+    const bytes = concat(
+      shb(true),
+      idb(true, 1, 0),
+      epb(true, 0, 1000n, f1, f1.length, [{ code: 2, value: [0, 0, 0, 1] }]),
+    );
     const { packets } = await readAll(bytes);
     expect(packets[0]!.data).toEqual(Array.from(f1));
   });
