@@ -487,6 +487,8 @@ export interface DnsAddressAnswer {
 
 /** Longest CNAME chain followed from a question name. */
 export const MAX_CNAME_CHAIN = 16;
+/** Most mappings returned for one message (a crafted message could otherwise multiply questions by records). */
+export const MAX_ADDRESS_ANSWERS = 4096;
 
 /**
  * Addresses the message binds to names, for an IP → name map: for each question name, the A/AAAA records (and
@@ -502,6 +504,14 @@ export function dnsAddressAnswers(msg: DnsMessage): DnsAddressAnswer[] {
       ? msg.answers
       : msg.answers.concat(msg.authorities, msg.additionals);
   if (records.length === 0) return out;
+  // Records by lowercased owner name, so each chain step costs only the records it reaches.
+  const byOwner = new Map<string, number[]>();
+  for (let i = 0; i < records.length; i++) {
+    const key = records[i]!.name.toLowerCase();
+    const list = byOwner.get(key);
+    if (list === undefined) byOwner.set(key, [i]);
+    else list.push(i);
+  }
   const used = new Uint8Array(records.length);
   const seen = new Set<string>();
   const askedNames = new Set<string>();
@@ -513,34 +523,35 @@ export function dnsAddressAnswers(msg: DnsMessage): DnsAddressAnswer[] {
     const visited = new Set<string>([asked]);
     let current = asked;
     let ttl = Number.POSITIVE_INFINITY;
-    for (let depth = 0; depth <= MAX_CNAME_CHAIN; depth++) {
+    for (;;) {
       let next: DnsRecord | null = null;
-      for (let i = 0; i < records.length; i++) {
+      for (const i of byOwner.get(current) ?? []) {
         const r = records[i]!;
-        if (r.name.toLowerCase() !== current) continue;
-        if (r.type === DnsType.CNAME && typeof r.data === 'string') {
-          if (next === null && i < msg.answers.length) next = r;
+        if (r.type === DnsType.CNAME) {
+          if (next === null && i < msg.answers.length && typeof r.data === 'string') next = r;
           continue;
         }
-        const before = out.length;
-        addressesOf(r, q.name, Math.min(ttl, r.ttl), via, out, seen);
-        if (out.length > before || isAddressRecord(r)) used[i] = 1;
+        if (isAddressRecord(r)) {
+          used[i] = 1;
+          addressesOf(r, q.name, Math.min(ttl, r.ttl), via, out, seen);
+        }
       }
-      if (next === null) break;
+      if (next === null || via.length >= MAX_CNAME_CHAIN || out.length >= MAX_ADDRESS_ANSWERS) break;
       const target = next.data as string;
       const key = target.toLowerCase();
-      if (visited.has(key) || depth === MAX_CNAME_CHAIN) break;
+      if (visited.has(key)) break;
       visited.add(key);
       via.push(target);
       ttl = Math.min(ttl, next.ttl);
       current = key;
     }
   }
-  for (let i = 0; i < records.length; i++) {
+  for (let i = 0; i < records.length && out.length < MAX_ADDRESS_ANSWERS; i++) {
     if (used[i] === 1) continue;
     const r = records[i]!;
-    addressesOf(r, r.name, r.ttl, [], out, seen);
+    if (isAddressRecord(r)) addressesOf(r, r.name, r.ttl, [], out, seen);
   }
+  if (out.length > MAX_ADDRESS_ANSWERS) out.length = MAX_ADDRESS_ANSWERS;
   return out;
 }
 
