@@ -18,9 +18,6 @@ import { fromHex, MalformedError, TruncatedError } from '../../../../src/sdk/byt
 function hex(text: string): string {
   return text.replace(/#[^\n]*/g, '').replace(/\s+/g, '');
 }
-function bytes(text: string): Uint8Array {
-  return fromHex(hex(text));
-}
 /** A resource record: owner (hex), type, class, TTL, rdata (hex); RDLENGTH computed. */
 function rr(owner: string, type: number, cls: number, ttl: number, rdata: string): string {
   const rd = hex(rdata);
