@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// Builds data/oui/oui.tsv.gz, the compact MAC prefix -> vendor table used by src/net/classify/oui.ts.
+//
+// Input: the IEEE Registration Authority public listings as shipped by Debian's `ieee-data` package
+// (apt-get install ieee-data): oui.csv (MA-L, 24-bit), mam.csv (MA-M, 28-bit), oui36.csv (MA-S, 36-bit)
+// and iab.csv (legacy IAB, 36-bit). IEEE asserts no copyright on the listings and does not restrict their
+// distribution (see data/oui/README.md).
+//
+// Output: a gzip'd TSV. Lines starting with '#' are comments. Each data line is
+//   <prefix as upper-case hex, 6, 7 or 9 digits>\t<short vendor name>
+// sorted by prefix. Rows whose organisation is "Private" or the IEEE Registration Authority itself (a block
+// that is split into MA-M/MA-S assignments) carry no vendor information and are left out.
+//
+// Usage: node scripts/build-oui.mjs [--in /usr/share/ieee-data] [--out data/oui/oui.tsv.gz]
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const args = process.argv.slice(2);
+function arg(name, fallback) {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+}
+const inDir = arg('--in', '/usr/share/ieee-data');
+const outFile = arg('--out', 'data/oui/oui.tsv.gz');
+
+/** Parses RFC 4180 CSV text (quoted fields may contain commas, quotes and line breaks) into records. */
+function parseCsv(text) {
+  const records = [];
+  let record = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += c;
+      }
+    } else if (c === '"') {
+      quoted = true;
+    } else if (c === ',') {
+      record.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+    } else {
+      field += c;
+    }
+  }
+  if (field !== '' || record.length > 0) {
+    record.push(field);
+    records.push(record);
+  }
+  return records;
+}
+
+// Corporate-form suffixes removed from the end of a name, repeatedly (case-insensitive).
+const SUFFIXES = [
+  'co., ltd.',
+  'co.,ltd.',
+  'co., ltd',
+  'co.,ltd',
+  'co ltd',
+  'co. ltd.',
+  'co. ltd',
+  'co.ltd.',
+  'co.ltd',
+  'company limited',
+  'company, limited',
+  'limited',
+  'ltd.',
+  'ltd',
+  'inc.',
+  'inc',
+  'incorporated',
+  'corporation',
+  'corp.',
+  'corp',
+  'gmbh & co. kg',
+  'gmbh',
+  'ag',
+  'llc',
+  'l.l.c.',
+  's.a.',
+  'sa',
+  's.a.s.',
+  'sas',
+  's.r.l.',
+  'srl',
+  's.p.a.',
+  'spa',
+  'b.v.',
+  'bv',
+  'n.v.',
+  'oy',
+  'ab',
+  'a/s',
+  'as',
+  'pty',
+  'pte',
+  'plc',
+  'kg',
+  'k.k.',
+  'co.',
+  'co',
+];
+
+/** Shortens an IEEE organisation name: collapses spaces and drops trailing corporate-form words. */
+export function shortName(raw) {
+  let name = raw.replace(/\s+/g, ' ').trim();
+  for (let changed = true; changed; ) {
+    changed = false;
+    const lower = name.toLowerCase();
+    for (const suffix of SUFFIXES) {
+      if (lower.length > suffix.length + 1 && lower.endsWith(suffix)) {
+        const before = lower[lower.length - suffix.length - 1];
+        if (before === ' ' || before === ',') {
+          const next = name
+            .slice(0, name.length - suffix.length)
+            .replace(/[\s,]+$/, '')
+            .trim();
+          if (next.length >= 2) {
+            name = next;
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+  }
+  return name.replace(/\t/g, ' ');
+}
+
+const inputs = [
+  ['oui.csv', 6],
+  ['mam.csv', 7],
+  ['oui36.csv', 9],
+  ['iab.csv', 9],
+];
+const rows = new Map();
+let skipped = 0;
+for (const [file, digits] of inputs) {
+  const records = parseCsv(readFileSync(join(inDir, file), 'utf8'));
+  for (let n = 1; n < records.length; n++) {
+    const [, assignment, org] = records[n] ?? [];
+    if (!assignment || !org) continue;
+    const prefix = assignment.trim().toUpperCase();
+    if (prefix.length !== digits || !/^[0-9A-F]+$/.test(prefix)) throw new Error(`${file}: record ${n}: bad assignment ${assignment}`);
+    const name = shortName(org);
+    if (/^private$/i.test(name) || /^ieee registration authority$/i.test(name)) {
+      skipped++;
+      continue;
+    }
+    rows.set(prefix, name);
+  }
+}
+const sorted = [...rows.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+let lastUpdate = 'unknown';
+try {
+  const stamp = readFileSync(join(inDir, '.lastupdate'), 'utf8').trim();
+  lastUpdate = /^\d+$/.test(stamp) ? new Date(Number(stamp) * 1000).toISOString().slice(0, 10) : stamp;
+} catch {
+  // no .lastupdate file: keep 'unknown'
+}
+const header = [
+  '# MAC address prefix -> vendor (short organisation name). Generated by scripts/build-oui.mjs; do not edit.',
+  `# Source: IEEE Registration Authority public listings MA-L, MA-M, MA-S and IAB via Debian ieee-data (listing date ${lastUpdate}).`,
+  '# IEEE asserts no copyright in the listings and does not restrict their distribution.',
+  '# Format: <hex prefix of 6 (MA-L), 7 (MA-M) or 9 (MA-S/IAB) digits>\\t<vendor>',
+];
+const body = `${header.join('\n')}\n${sorted.map(([p, v]) => `${p}\t${v}`).join('\n')}\n`;
+const gz = gzipSync(Buffer.from(body, 'utf8'), { level: 9 });
+writeFileSync(outFile, gz);
+process.stderr.write(`${sorted.length} prefixes (${skipped} private/unassigned rows skipped), ${body.length} bytes, ${gz.length} gzipped -> ${outFile}\n`);
