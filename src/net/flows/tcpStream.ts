@@ -107,6 +107,8 @@ export class TcpStream {
   private tentative: Uint8Array | null = null;
   private segmentsSinceGap = 0;
   private overflowed = false;
+  /** Bytes still to be skipped (consumed by the caller before they arrived). */
+  private skipAhead = 0;
 
   constructor(options: TcpStreamOptions) {
     const cap = Math.floor(options.cap);
@@ -121,6 +123,10 @@ export class TcpStream {
   /** Stream offset of the first byte of `contiguous()` (bytes consumed or skipped so far). */
   get offset(): number {
     return this.readOff;
+  }
+  /** Bytes that `consume` asked to skip and that have not arrived yet. */
+  get pendingSkip(): number {
+    return this.skipAhead;
   }
   /** Number of bytes in `contiguous()`. */
   get available(): number {
@@ -156,11 +162,20 @@ export class TcpStream {
     return this.buf.subarray(this.bufStart, this.bufEnd);
   }
 
-  /** Drop the first n bytes of `contiguous()` (e.g. after parsing one HTTP request or DNS message). */
+  /**
+   * Drop the first n bytes of `contiguous()` (e.g. after parsing one HTTP request or DNS message). When n is
+   * larger than what is available, the rest is skipped as it arrives (a large body the caller does not keep).
+   */
   consume(n: number): void {
-    const k = Math.max(0, Math.min(Math.floor(n), this.bufEnd - this.bufStart));
-    if (k === 0) return;
-    this.consumedAny = true;
+    if (!(n > 0)) return;
+    const want = Math.floor(n);
+    const k = Math.min(want, this.bufEnd - this.bufStart);
+    this.skipAhead += want - k;
+    if (want > 0) this.consumedAny = true;
+    if (k === 0) {
+      if (this.skipAhead > 0 && this.pending.length > 0) this.drainPending();
+      return;
+    }
     this.readOff += k;
     this.bufStart += k;
     if (this.bufStart === this.bufEnd) this.bufStart = this.bufEnd = 0;
@@ -286,6 +301,7 @@ export class TcpStream {
     this.stats.discardedBytes += this.bufEnd - this.bufStart;
     this.bufStart = this.bufEnd = 0;
     this.tentative = null;
+    this.skipAhead = 0;
     this.consumedAny = true;
     this.nextSeq = (this.nextSeq + missing) >>> 0;
     this.nextOff = first.off;
@@ -327,7 +343,17 @@ export class TcpStream {
   }
 
   /** Append payload[start..] at nextOff, clipped to the cap. */
-  private appendInOrder(payload: Uint8Array, start: number): void {
+  private appendInOrder(payload: Uint8Array, from: number): void {
+    let start = from;
+    if (this.skipAhead > 0 && start < payload.length) {
+      // Skipped bytes advance the stream without being stored (the buffer is empty while skipping).
+      const k = Math.min(this.skipAhead, payload.length - start);
+      this.skipAhead -= k;
+      this.readOff += k;
+      this.nextOff += k;
+      this.nextSeq = (this.nextSeq + k) >>> 0;
+      start += k;
+    }
     const want = payload.length - start;
     const room = this.cap - (this.bufEnd - this.bufStart);
     const take = Math.min(want, room);
@@ -348,7 +374,7 @@ export class TcpStream {
     while (pending.length > 0) {
       const p = pending[0]!;
       if (p.off > this.nextOff) break;
-      const room = this.cap - (this.bufEnd - this.bufStart);
+      const room = this.cap - (this.bufEnd - this.bufStart) + this.skipAhead;
       if (room <= 0) break;
       pending.shift();
       this.pendingBytes -= p.data.length;
@@ -371,7 +397,7 @@ export class TcpStream {
   private insertPending(payload: Uint8Array, base: number, start: number): void {
     const from = base + start;
     let to = base + payload.length;
-    const limit = this.readOff + this.cap;
+    const limit = this.readOff + this.skipAhead + this.cap;
     if (to > limit) {
       this.stats.droppedBytes += to - Math.max(from, limit);
       this.overflowed = true;
