@@ -39,7 +39,10 @@ export interface IpReassemblerStats {
   errors: number;
   /** Fragments (or parts of them) that repeated bytes already held; the earlier bytes were kept. */
   overlaps: number;
-  /** Fragments whose bytes were cut by the snap length: they cannot complete a datagram and are ignored. */
+  /**
+   * Fragments whose bytes were cut by the snap length: they cannot complete a datagram. A cut first
+   * fragment is returned on its own (truncated = true, transport decoded); later ones are ignored.
+   */
   truncated: number;
   /** Completed datagrams whose transport header did not decode. */
   badTransport: number;
@@ -99,8 +102,16 @@ export class IpReassembler {
     this.stats.fragments++;
     this.expire(tsMs);
     if (pkt.truncated) {
+      // Bytes cut by the snap length can never be filled in. A cut first fragment still carries the
+      // transport header and the start of the payload: hand that out, flagged truncated; drop the others.
       this.stats.truncated++;
-      return null;
+      if (frag.offset !== 0) return null;
+      const r = decodeTransport({ ...pkt, fragment: null, truncated: true });
+      if (typeof r === 'string') {
+        this.stats.badTransport++;
+        return null;
+      }
+      return r;
     }
     const start = frag.offset;
     const end = start + pkt.payload.length;
