@@ -186,6 +186,27 @@ describe('ClientHellos reassembled from captures match tshark (JA3, SNI, ALPN)',
     expect(a.ours).toEqual([]);
   });
 
+  it('reads real ECH (outer, config id 0xd1), GREASE ECH, ESNI and the two hellos of a HelloRetryRequest', () => {
+    const ech = analyse(`${CAPTURES}/public/zeek/tls_tls13-ech.pcap`).ours;
+    expect(ech.map((o) => o.hello.ech)).toEqual([
+      { present: true, outer: true, configId: 0xd1 },
+      { present: true, outer: true, configId: 0xd1 },
+    ]);
+    const grease = analyse(`${CAPTURES}/ndpi/tls_ech.pcapng`).ours[0]!.hello;
+    expect(grease.ech.present).toBe(true);
+    expect(grease.ja4).toBe('t13d1516h2_8daaf6152771_02713d6af862'); // FoxIO's published "Chrome (ECH)" example
+    const esni = analyse(`${CAPTURES}/ndpi/encrypted_sni.pcap`).ours;
+    expect(esni.map((o) => [o.hello.esni, o.hello.sni])).toEqual([
+      [true, null],
+      [true, null],
+      [true, null],
+    ]);
+    const hrr = analyse(`${CAPTURES}/public/zeek/tls_hrr.pcap`).ours;
+    expect(hrr.map((o) => o.stream)).toEqual([0, 0]);
+    const kyber = analyse(`${CAPTURES}/public/zeek/tls_chrome-1250-tls-x25519-kyber.pcap`).ours[0]!.hello;
+    expect(kyber.groups[0]).toBe(0x6399); // X25519Kyber768Draft00, the reason the hello spans segments
+  });
+
   it('a missing ClientHello fragment yields no hello (tls_missing_ch_frag)', () => {
     const a = analyse(`${CAPTURES}/ndpi/tls_missing_ch_frag.pcap`);
     expect(a.tshark).toEqual([]);
