@@ -81,9 +81,11 @@ export function readVarint(b: Uint8Array, pos: number, end: number): number {
   const first = b[pos]!;
   const len = 1 << (first >> 6);
   if (pos + len > end) throw new TruncatedError(len, end - pos, pos);
-  let v = first & 0x3f;
-  for (let i = 1; i < len; i++) v = v * 256 + b[pos + i]!;
-  return v;
+  if (len === 1) return first & 0x3f;
+  if (len === 2) return ((first & 0x3f) << 8) | b[pos + 1]!;
+  const top = (first & 0x3f) * 0x1000000 + ((b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!);
+  if (len === 4) return top;
+  return top * 0x100000000 + u32(b, pos + 4);
 }
 
 // ---------------------------------------------------------------------------------------------------------
