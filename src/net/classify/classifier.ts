@@ -1,0 +1,88 @@
+/**
+ * Classification of a contact from the knowledge that ships with bandguard: the parties knowledge base
+ * (organization, role, owner country), registrable domains (Public Suffix List) and OUI vendors.
+ *
+ * Party rules (design.md): `first` = the companion app's vendor — a client's apps are inferred from the
+ * vendor domains it contacts —, `third` = anyone else on the internet, `local` = LAN and multicast,
+ * `unknown` = no name and no owner known.
+ */
+import type { Classification, ContactClassifier } from '../report.js';
+import { isLocalAddress } from '../report.js';
+import { registrableDomain } from './domain.js';
+import { lookupVendor } from './oui.js';
+import { defaultPartiesKnowledgeBase, type PartiesKnowledgeBase } from './parties.js';
+
+/** Ports whose service fixes the role whatever the name (DNS over TLS/QUIC, plain DNS, NTP). */
+const PORT_ROLES: Record<number, string> = { 53: 'dns', 853: 'dns', 5353: 'local', 5355: 'local' };
+
+export class KnowledgeClassifier implements ContactClassifier {
+  constructor(private readonly kb: PartiesKnowledgeBase) {}
+
+  classify(
+    name: string | null,
+    serverIp: string,
+    port: number,
+    protocol: string,
+    clientApps: string[],
+  ): Classification {
+    if (isLocalAddress(serverIp) || protocol === 'mdns' || protocol === 'dhcp') {
+      return {
+        registrableDomain: name ? registrableDomain(name) : null,
+        party: 'local',
+        app: null,
+        role: 'local',
+        organization: null,
+        ownerCountry: null,
+        country: null,
+        asn: null,
+        asOrganization: null,
+      };
+    }
+    const info = name ? this.kb.lookup(name) : null;
+    const vendor = info?.vendor ?? null;
+    let party: Classification['party'];
+    let app: string | null;
+    if (vendor && clientApps.includes(vendor)) {
+      party = 'first';
+      app = vendor;
+    } else {
+      party = name || info ? 'third' : 'unknown';
+      // A phone running a single known companion app: its third-party contacts are that app's, as far as the
+      // traffic can tell; with several apps the traffic alone does not say which one made the connection.
+      app = clientApps.length === 1 ? clientApps[0]! : null;
+    }
+    return {
+      registrableDomain: name ? registrableDomain(name) : null,
+      party,
+      app,
+      role: PORT_ROLES[port] ?? info?.role ?? 'unknown',
+      organization: info?.organization ?? null,
+      ownerCountry: info?.ownerCountry ?? null,
+      country: null,
+      asn: null,
+      asOrganization: null,
+    };
+  }
+
+  /** The vendors whose first-party domains a client contacted: the companion apps it runs. */
+  appsOf(names: string[], _userAgents: string[]): string[] {
+    const apps = new Set<string>();
+    for (const n of names) {
+      const v = this.kb.lookup(n)?.vendor;
+      if (v) apps.add(v);
+    }
+    return [...apps].sort();
+  }
+
+  vendorOfMac(mac: string): string | null {
+    return lookupVendor(mac);
+  }
+}
+
+let shared: KnowledgeClassifier | null = null;
+
+/** The classifier over the bundled knowledge base (loaded once, validated at load). */
+export function defaultClassifier(): KnowledgeClassifier {
+  shared ??= new KnowledgeClassifier(defaultPartiesKnowledgeBase());
+  return shared;
+}

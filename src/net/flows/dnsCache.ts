@@ -1,0 +1,62 @@
+/**
+ * IP → names learnt from DNS answers, per client and with expiry: the name a flow to a bare address
+ * belongs to. Bounded: past `max` entries the oldest are dropped (Map insertion order).
+ */
+interface Entry {
+  names: string[];
+  expiresAtMs: number;
+}
+
+export class DnsCache {
+  private readonly byClient = new Map<string, Entry>();
+  private readonly global = new Map<string, Entry>();
+  evictions = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly ttlFloorMs: number,
+  ) {}
+
+  get size(): number {
+    return this.byClient.size;
+  }
+
+  /** Record that `names` (the asked name first, then its CNAME chain) resolve to `address` for `clientId`. */
+  add(clientId: string, address: string, names: string[], ttlSeconds: number, tsMs: number): void {
+    const expiresAtMs = tsMs + Math.max(ttlSeconds * 1000, this.ttlFloorMs);
+    this.put(this.byClient, `${clientId}\u0000${address}`, names, expiresAtMs);
+    this.put(this.global, address, names, expiresAtMs);
+  }
+
+  private put(map: Map<string, Entry>, key: string, names: string[], expiresAtMs: number): void {
+    const old = map.get(key);
+    if (old) {
+      map.delete(key);
+      // Newest names first, keep the others (one address often serves several names).
+      const merged = [...names];
+      for (const n of old.names) if (!merged.includes(n) && merged.length < 16) merged.push(n);
+      map.set(key, { names: merged, expiresAtMs: Math.max(expiresAtMs, old.expiresAtMs) });
+      return;
+    }
+    if (map.size >= this.max) {
+      const first = map.keys().next();
+      if (!first.done) {
+        map.delete(first.value);
+        this.evictions++;
+      }
+    }
+    map.set(key, { names: [...names], expiresAtMs });
+  }
+
+  /**
+   * Names for a flow from `clientId` to `address` starting at `tsMs`: the client's own answers first,
+   * else anyone's (a shared resolver cache on the LAN), unexpired at that time. Empty when unknown.
+   */
+  namesFor(clientId: string, address: string, tsMs: number): string[] {
+    const own = this.byClient.get(`${clientId}\u0000${address}`);
+    if (own && own.expiresAtMs >= tsMs) return own.names.slice();
+    const any = this.global.get(address);
+    if (any && any.expiresAtMs >= tsMs) return any.names.slice();
+    return [];
+  }
+}

@@ -1,0 +1,740 @@
+/**
+ * The packet pipeline: captured packets → decoded headers → IP reassembly → bidirectional flows →
+ * names (DNS answers, TLS SNI, QUIC Initial SNI, HTTP Host, DHCP, mDNS) → records for an observer.
+ * The same pipeline serves capture files and live interfaces. It never throws on packet content: every
+ * problem is counted in `stats`.
+ *
+ * Memory is bounded: the flow table has a hard cap (oldest flows are finalised early and counted as
+ * evictions), per-flow stream buffers are capped and freed as soon as the names are known, and the DNS
+ * answer cache has a cap with expiry.
+ */
+import type { CapturedPacket } from './capture/types.js';
+import { decodeDhcp } from './decode/dhcp.js';
+import { type DnsMessage, decodeDns, dnsAddressAnswers, dnsTcpMessages } from './decode/dns.js';
+import { extractHttpBody, parseHttpRequestHead } from './decode/http.js';
+import { decodePacket } from './decode/packet.js';
+import { QuicSniExtractor } from './decode/quic.js';
+import { extractClientHelloFromStream, parseClientHello } from './decode/tls.js';
+import { type DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/types.js';
+import { DnsCache } from './flows/dnsCache.js';
+import type { AppProtocol, PipelineObserver, Transport } from './flows/flowTypes.js';
+import { IpReassembler } from './flows/ipReassembly.js';
+import { TcpStream } from './flows/tcpStream.js';
+
+export interface PipelineOptions {
+  /** Hard cap on flows held in memory; past it the oldest flow is finalised early (counted). */
+  maxFlows: number;
+  tcpIdleMs: number;
+  tcpClosedIdleMs: number;
+  udpIdleMs: number;
+  /** Bytes of each direction's stream kept for protocol parsing (ClientHello, HTTP head, DNS over TCP). */
+  streamCap: number;
+  /** Bytes of HTTP request body kept per request for inspection. */
+  httpBodyCap: number;
+  /** HTTP requests parsed per flow before the flow is left alone. */
+  maxHttpRequestsPerFlow: number;
+  /** Minimum lifetime of a DNS answer in the IP→name cache, whatever its TTL. */
+  dnsTtlFloorMs: number;
+  dnsCacheMax: number;
+}
+
+export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
+  maxFlows: 100_000,
+  tcpIdleMs: 5 * 60_000,
+  tcpClosedIdleMs: 30_000,
+  udpIdleMs: 2 * 60_000,
+  streamCap: 32 * 1024,
+  httpBodyCap: 64 * 1024,
+  maxHttpRequestsPerFlow: 64,
+  dnsTtlFloorMs: 10 * 60_000,
+  dnsCacheMax: 200_000,
+};
+
+export interface PipelineStats {
+  packets: number;
+  bytes: number;
+  /** Packets whose headers could not be decoded, or whose application message was malformed. */
+  malformed: number;
+  /** Packets cut short by the snap length or ending before their IP length. */
+  truncated: number;
+  /** Per-reason counts behind malformed/truncated, and other counted drops. */
+  drops: Record<string, number>;
+  flowsCreated: number;
+  flowsEvicted: number;
+  flowsActive: number;
+  linkTypes: Set<number>;
+  firstTsMs: number | null;
+  lastTsMs: number | null;
+}
+
+/** Ports that mark the server side of a flow whose first packet we did not see. */
+const SERVICE_PORTS = new Set([
+  20, 21, 22, 23, 25, 53, 67, 80, 110, 123, 143, 443, 465, 547, 587, 853, 993, 995, 1883, 1900, 3478, 5060, 5222, 5223,
+  5228, 5353, 5355, 8080, 8443, 8883, 8888,
+]);
+
+function isServicePort(p: number): boolean {
+  return p < 1024 || SERVICE_PORTS.has(p);
+}
+
+enum AppState {
+  Detecting = 0,
+  Http = 1,
+  DnsTcp = 2,
+  Done = 3,
+}
+
+class Flow {
+  transport: Transport;
+  protocol: AppProtocol = 'other';
+  sni: string | null = null;
+  quicSni: string | null = null;
+  httpHosts: string[] = [];
+  userAgents: string[] = [];
+  alpn: string[] = [];
+  ja3: string | null = null;
+  ja4: string | null = null;
+  tlsVersion: string | null = null;
+  ech = false;
+  quicVersion: string | null = null;
+  packetsOut = 0;
+  packetsIn = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+  lastTsMs: number;
+  closed = false;
+  app: AppState = AppState.Detecting;
+  c2s: TcpStream | null = null;
+  s2c: TcpStream | null = null;
+  httpRequests = 0;
+  /** UDP datagrams/TCP segments with payload looked at by the detectors. */
+  payloadPackets = 0;
+  encryptedGuess = false;
+
+  constructor(
+    readonly key: string,
+    readonly clientId: string,
+    readonly clientMac: string | null,
+    readonly clientIp: string,
+    readonly clientPort: number,
+    readonly serverIp: string,
+    readonly serverPort: number,
+    readonly ipProtocol: number,
+    readonly firstTsMs: number,
+    readonly dnsNames: string[],
+  ) {
+    this.transport = ipProtocol === 6 ? 'tcp' : ipProtocol === 17 ? 'udp' : 'other';
+    this.lastTsMs = firstTsMs;
+  }
+}
+
+function bump(drops: Record<string, number>, reason: string): void {
+  drops[reason] = (drops[reason] ?? 0) + 1;
+}
+
+const TLS_VERSION_NAMES: Record<number, string> = {
+  768: 'SSL 3.0',
+  769: 'TLS 1.0',
+  770: 'TLS 1.1',
+  771: 'TLS 1.2',
+  772: 'TLS 1.3',
+};
+
+function lowerHost(name: string): string {
+  let n = name.toLowerCase();
+  if (n.endsWith('.')) n = n.slice(0, -1);
+  return n;
+}
+
+export class Pipeline {
+  readonly stats: PipelineStats = {
+    packets: 0,
+    bytes: 0,
+    malformed: 0,
+    truncated: 0,
+    drops: {},
+    flowsCreated: 0,
+    flowsEvicted: 0,
+    flowsActive: 0,
+    linkTypes: new Set(),
+    firstTsMs: null,
+    lastTsMs: null,
+  };
+  readonly dns: DnsCache;
+  private readonly flows = new Map<string, Flow>();
+  private readonly reassembler = new IpReassembler();
+  private readonly quic = new QuicSniExtractor();
+  /** IP address → MAC address of the device that sent from it (LAN side), so IPv4 and IPv6 are one client. */
+  private readonly macOfIp = new Map<string, string>();
+  private readonly opts: PipelineOptions;
+  private nextSweepTsMs = 0;
+
+  constructor(
+    private readonly observer: PipelineObserver = {},
+    options: Partial<PipelineOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_PIPELINE_OPTIONS, ...options };
+    this.dns = new DnsCache(this.opts.dnsCacheMax, this.opts.dnsTtlFloorMs);
+  }
+
+  /** Feed one captured packet. Never throws on packet content. */
+  push(pkt: CapturedPacket): void {
+    const st = this.stats;
+    st.packets++;
+    st.bytes += pkt.data.length;
+    st.linkTypes.add(pkt.linkType);
+    const ts = pkt.tsMs;
+    if (st.firstTsMs === null || ts < st.firstTsMs) st.firstTsMs = ts;
+    if (st.lastTsMs === null || ts > st.lastTsMs) st.lastTsMs = ts;
+    if (ts >= this.nextSweepTsMs) {
+      this.sweep(ts);
+      this.nextSweepTsMs = ts + 10_000;
+    }
+
+    let d: DecodedPacket | string;
+    try {
+      d = decodePacket(pkt.linkType, pkt.data);
+    } catch {
+      d = 'bad-transport-header';
+    }
+    if (typeof d === 'string') {
+      bump(st.drops, d);
+      if (d === 'truncated') st.truncated++;
+      else if (d !== 'not-ip' && d !== 'unsupported-link') st.malformed++;
+      return;
+    }
+    if (d.truncated || pkt.origLen > pkt.data.length) {
+      st.truncated++;
+      bump(st.drops, 'truncated');
+    }
+    if (d.fragment) {
+      let whole: DecodedPacket | null = null;
+      try {
+        whole = this.reassembler.add(d, ts);
+      } catch {
+        bump(st.drops, 'fragment-error');
+        st.malformed++;
+        return;
+      }
+      if (!whole) return;
+      d = whole;
+    }
+    try {
+      this.onPacket(d, ts, pkt.origLen);
+    } catch (err) {
+      // A bug in a detector must not stop the capture: count it and move on.
+      st.malformed++;
+      bump(st.drops, `internal:${err instanceof Error ? err.name : 'error'}`);
+    }
+  }
+
+  private clientIdFor(ip: string, mac: string | null): string {
+    if (mac && !isGroupMac(mac)) return mac;
+    return this.macOfIp.get(ip) ?? ip;
+  }
+
+  private onPacket(d: DecodedPacket, ts: number, wireLen: number): void {
+    if (d.srcMac && !isGroupMac(d.srcMac) && !this.macOfIp.has(d.src)) {
+      if (this.macOfIp.size < 65_536) this.macOfIp.set(d.src, d.srcMac);
+    }
+    const proto = d.protocol;
+    const sp = d.srcPort;
+    const dp = d.dstPort;
+    // Canonical key: lower (ip,port) first, so both directions meet.
+    const aFirst = d.src < d.dst || (d.src === d.dst && sp <= dp);
+    const key = aFirst ? `${proto}|${d.src}|${sp}|${d.dst}|${dp}` : `${proto}|${d.dst}|${dp}|${d.src}|${sp}`;
+    let flow = this.flows.get(key);
+    if (flow && this.isIdle(flow, ts)) {
+      this.finish(flow);
+      flow = undefined;
+    }
+    let fromClient: boolean;
+    if (!flow) {
+      // Who started it: the SYN sender; else the side that is not on a service port; else the first sender.
+      let clientIsSrc = true;
+      if (d.tcp) {
+        const syn = (d.tcp.flags & TCP_SYN) !== 0;
+        const ack = (d.tcp.flags & TCP_ACK) !== 0;
+        if (syn && ack) clientIsSrc = false;
+        else if (!syn && isServicePort(sp) && !isServicePort(dp)) clientIsSrc = false;
+      } else if (isServicePort(sp) && !isServicePort(dp)) {
+        clientIsSrc = false;
+      } else if (proto === 17 && sp === 67 && dp === 68) {
+        clientIsSrc = false;
+      }
+      const cIp = clientIsSrc ? d.src : d.dst;
+      const cMac = clientIsSrc ? d.srcMac : d.dstMac;
+      const sIp = clientIsSrc ? d.dst : d.src;
+      const cId = this.clientIdFor(cIp, cMac);
+      const names = this.dns.namesFor(cId, sIp, ts);
+      flow = new Flow(
+        key,
+        cId,
+        cMac && !isGroupMac(cMac) ? cMac : null,
+        cIp,
+        clientIsSrc ? sp : dp,
+        sIp,
+        clientIsSrc ? dp : sp,
+        proto,
+        ts,
+        names,
+      );
+      if (this.flows.size >= this.opts.maxFlows) this.evictOldest();
+      this.flows.set(key, flow);
+      this.stats.flowsCreated++;
+      fromClient = clientIsSrc;
+    } else {
+      fromClient = d.src === flow.clientIp && sp === flow.clientPort;
+    }
+    flow.lastTsMs = ts;
+    if (fromClient) {
+      flow.packetsOut++;
+      flow.bytesOut += wireLen;
+    } else {
+      flow.packetsIn++;
+      flow.bytesIn += wireLen;
+    }
+    if (d.tcp) {
+      if ((d.tcp.flags & (TCP_FIN | TCP_RST)) !== 0) flow.closed = true;
+      this.onTcp(flow, d, fromClient, ts);
+    } else if (proto === 17) {
+      this.onUdp(flow, d, fromClient, ts);
+    }
+  }
+
+  private isIdle(flow: Flow, ts: number): boolean {
+    const idle =
+      flow.transport === 'tcp' ? (flow.closed ? this.opts.tcpClosedIdleMs : this.opts.tcpIdleMs) : this.opts.udpIdleMs;
+    return ts - flow.lastTsMs > idle;
+  }
+
+  private evictOldest(): void {
+    const first = this.flows.values().next();
+    if (first.done) return;
+    this.stats.flowsEvicted++;
+    this.finish(first.value);
+  }
+
+  /** Finalise flows idle at capture time `ts`. */
+  sweep(ts: number): void {
+    for (const flow of this.flows.values()) if (this.isIdle(flow, ts)) this.finish(flow);
+    this.reassembler.expire(ts);
+  }
+
+  /** Finalise every flow (end of file, or a live flush before shutdown). */
+  flush(): void {
+    for (const flow of [...this.flows.values()]) this.finish(flow);
+  }
+
+  get activeFlows(): number {
+    return this.flows.size;
+  }
+
+  private finish(flow: Flow): void {
+    this.flows.delete(flow.key);
+    this.stats.flowsActive = this.flows.size;
+    flow.c2s = null;
+    flow.s2c = null;
+    if (!this.observer.onFlow) return;
+    const encrypted =
+      flow.protocol === 'tls' || flow.protocol === 'quic'
+        ? true
+        : flow.protocol === 'other'
+          ? flow.encryptedGuess
+          : false;
+    this.observer.onFlow({
+      clientId: flow.clientId,
+      clientMac: flow.clientMac,
+      clientIp: flow.clientIp,
+      clientPort: flow.clientPort,
+      serverIp: flow.serverIp,
+      serverPort: flow.serverPort,
+      transport: flow.transport,
+      ipProtocol: flow.ipProtocol,
+      protocol: flow.protocol,
+      sni: flow.sni,
+      quicSni: flow.quicSni,
+      httpHosts: flow.httpHosts,
+      dnsNames: flow.dnsNames,
+      alpn: flow.alpn,
+      ja3: flow.ja3,
+      ja4: flow.ja4,
+      tlsVersion: flow.tlsVersion,
+      ech: flow.ech,
+      quicVersion: flow.quicVersion,
+      userAgents: flow.userAgents,
+      packetsOut: flow.packetsOut,
+      packetsIn: flow.packetsIn,
+      bytesOut: flow.bytesOut,
+      bytesIn: flow.bytesIn,
+      firstTsMs: flow.firstTsMs,
+      lastTsMs: flow.lastTsMs,
+      encrypted,
+    });
+  }
+
+  // ---------------------------------------------------------------- TCP
+
+  private onTcp(flow: Flow, d: DecodedPacket, fromClient: boolean, ts: number): void {
+    if (flow.app === AppState.Done) return;
+    const tcp = d.tcp!;
+    const syn = (tcp.flags & TCP_SYN) !== 0;
+    if (syn) {
+      const s = this.stream(flow, fromClient);
+      s.onSyn(tcp.seq);
+      return;
+    }
+    if (d.payload.length === 0) return;
+    const s = this.stream(flow, fromClient);
+    s.push(tcp.seq, d.payload);
+    if (fromClient || flow.app === AppState.DnsTcp) this.detectTcp(flow, fromClient, ts);
+  }
+
+  private stream(flow: Flow, fromClient: boolean): TcpStream {
+    if (fromClient) {
+      if (!flow.c2s) flow.c2s = new TcpStream({ cap: this.opts.streamCap + this.opts.httpBodyCap });
+      return flow.c2s;
+    }
+    if (!flow.s2c) flow.s2c = new TcpStream({ cap: this.opts.streamCap });
+    return flow.s2c;
+  }
+
+  private detectTcp(flow: Flow, fromClient: boolean, ts: number): void {
+    if (flow.app === AppState.Detecting) {
+      if (flow.serverPort === 53 || flow.clientPort === 53) {
+        flow.app = AppState.DnsTcp;
+        flow.protocol = 'dns';
+      }
+    }
+    if (flow.app === AppState.DnsTcp) {
+      this.dnsOverTcp(flow, fromClient, ts);
+      return;
+    }
+    const c2s = flow.c2s;
+    if (!c2s) return;
+    const data = c2s.contiguous();
+    if (data.length === 0) return;
+    if (flow.app === AppState.Detecting) {
+      const tls = extractClientHelloFromStream(data);
+      if (tls.status === 'ok' && tls.hello) {
+        const h = tls.hello;
+        flow.protocol = 'tls';
+        if (h.sni) flow.sni = lowerHost(h.sni);
+        flow.alpn = h.alpn;
+        flow.ja3 = h.ja3Hash;
+        flow.ja4 = h.ja4;
+        const v = h.supportedVersions.length > 0 ? Math.max(...h.supportedVersions) : h.legacyVersion;
+        flow.tlsVersion = TLS_VERSION_NAMES[v] ?? `0x${v.toString(16)}`;
+        flow.ech = h.ech.present;
+        this.doneWithStreams(flow);
+        return;
+      }
+      if (tls.status === 'need-more') {
+        if (data.length >= this.opts.streamCap) {
+          bump(this.stats.drops, 'tls-clienthello-too-large');
+          this.doneWithStreams(flow);
+        }
+        return;
+      }
+      if (tls.status === 'malformed') {
+        // Looked like TLS but is not a sound ClientHello.
+        flow.protocol = 'tls';
+        this.stats.malformed++;
+        bump(this.stats.drops, 'tls-malformed');
+        this.doneWithStreams(flow);
+        return;
+      }
+      const http = parseHttpRequestHead(data);
+      if (http.status === 'not-http') {
+        flow.encryptedGuess = looksEncrypted(data);
+        this.doneWithStreams(flow);
+        return;
+      }
+      if (http.status === 'need-more') return;
+      flow.app = AppState.Http;
+      flow.protocol = 'http';
+    }
+    if (flow.app === AppState.Http) this.httpRequests(flow, ts);
+  }
+
+  private httpRequests(flow: Flow, ts: number): void {
+    const c2s = flow.c2s;
+    if (!c2s) return;
+    for (;;) {
+      const data = c2s.contiguous();
+      if (data.length === 0) return;
+      const head = parseHttpRequestHead(data);
+      if (head.status === 'need-more') {
+        if (data.length >= this.opts.streamCap) this.doneWithStreams(flow);
+        return;
+      }
+      if (head.status !== 'ok' || !head.request || head.headerLength === undefined) {
+        if (head.status === 'malformed') {
+          this.stats.malformed++;
+          bump(this.stats.drops, 'http-malformed');
+        }
+        this.doneWithStreams(flow);
+        return;
+      }
+      const req = head.request;
+      const body = extractHttpBody(data, req, head.headerLength, this.opts.httpBodyCap);
+      if (body.status === 'need-more' && data.length < this.opts.streamCap + this.opts.httpBodyCap && !c2s.full) {
+        return; // wait for the rest of the body
+      }
+      if (req.host && !flow.httpHosts.includes(req.host)) flow.httpHosts.push(req.host);
+      if (req.userAgent && flow.userAgents.length < 8 && !flow.userAgents.includes(req.userAgent)) {
+        flow.userAgents.push(req.userAgent);
+      }
+      this.observer.onHttpRequest?.({
+        clientId: flow.clientId,
+        serverIp: flow.serverIp,
+        serverPort: flow.serverPort,
+        host: req.host,
+        method: req.method,
+        target: req.target,
+        headers: req.headers,
+        body: body.body.slice(),
+        bodyComplete: body.status === 'ok',
+        contentEncoding: req.contentEncoding,
+        contentType: req.contentType,
+        tsMs: ts,
+      });
+      flow.httpRequests++;
+      const consumed = body.status === 'ok' ? body.consumed : data.length;
+      if (flow.httpRequests >= this.opts.maxHttpRequestsPerFlow || body.status !== 'ok') {
+        this.doneWithStreams(flow);
+        return;
+      }
+      c2s.consume(consumed);
+    }
+  }
+
+  private dnsOverTcp(flow: Flow, fromClient: boolean, ts: number): void {
+    const s = fromClient ? flow.c2s : flow.s2c;
+    if (!s) return;
+    const { messages, consumed } = dnsTcpMessages(s.contiguous());
+    for (const m of messages) this.dnsMessage(flow, m, fromClient, ts, true);
+    if (consumed > 0) s.consume(consumed);
+    if (s.full) this.doneWithStreams(flow);
+  }
+
+  private doneWithStreams(flow: Flow): void {
+    flow.app = AppState.Done;
+    flow.c2s = null;
+    flow.s2c = null;
+  }
+
+  // ---------------------------------------------------------------- UDP
+
+  private onUdp(flow: Flow, d: DecodedPacket, fromClient: boolean, ts: number): void {
+    const p = d.payload;
+    if (p.length === 0) return;
+    const sp = flow.serverPort;
+    const cp = flow.clientPort;
+    if (sp === 53 || sp === 5353 || sp === 5355 || cp === 5353) {
+      flow.protocol = sp === 53 ? 'dns' : 'mdns';
+      this.dnsMessage(flow, p, fromClient, ts, false);
+      return;
+    }
+    if (sp === 67 || sp === 68 || cp === 67 || cp === 68) {
+      flow.protocol = 'dhcp';
+      this.dhcp(p, d, ts);
+      return;
+    }
+    if (flow.app === AppState.Done) return;
+    // QUIC: a long-header packet (first bit set) on any port; the extractor keeps per-flow state.
+    if ((p[0]! & 0x80) !== 0 || flow.protocol === 'quic' || sp === 443) {
+      const r = this.quic.onDatagram(flow.key, fromClient, p, ts);
+      if (r) {
+        flow.protocol = 'quic';
+        flow.quicVersion = r.versionName;
+        if (r.kind === 'tls') {
+          try {
+            const h = parseClientHello(r.clientHello, 'quic');
+            if (h.sni) flow.quicSni = lowerHost(h.sni);
+            flow.alpn = h.alpn;
+            flow.ja4 = h.ja4;
+            flow.ja3 = h.ja3Hash;
+            flow.tlsVersion = 'TLS 1.3';
+            flow.ech = h.ech.present;
+          } catch {
+            this.stats.malformed++;
+            bump(this.stats.drops, 'quic-clienthello-malformed');
+          }
+        } else {
+          if (r.sni) flow.quicSni = lowerHost(r.sni);
+          if (r.uaid && flow.userAgents.length < 8) flow.userAgents.push(r.uaid);
+        }
+        flow.app = AppState.Done;
+        return;
+      }
+    }
+    flow.payloadPackets++;
+    if (flow.protocol === 'other' && flow.payloadPackets <= 3 && fromClient) {
+      flow.encryptedGuess = looksEncrypted(p);
+    }
+    if (flow.payloadPackets > 8) flow.app = AppState.Done;
+  }
+
+  private dnsMessage(flow: Flow, bytes: Uint8Array, fromClient: boolean, ts: number, overTcp: boolean): void {
+    let msg: DnsMessage;
+    try {
+      msg = decodeDns(bytes);
+    } catch {
+      this.stats.malformed++;
+      bump(this.stats.drops, 'dns-malformed');
+      return;
+    }
+    const protocol: 'dns' | 'mdns' | 'llmnr' =
+      flow.serverPort === 5353 ? 'mdns' : flow.serverPort === 5355 ? 'llmnr' : 'dns';
+    if (protocol === 'mdns') {
+      this.mdns(flow, msg, fromClient, ts);
+      return;
+    }
+    if (!msg.response) {
+      if (!fromClient) return;
+      for (const q of msg.questions) {
+        this.observer.onLookup?.({
+          clientId: flow.clientId,
+          name: lowerHost(q.name),
+          type: dnsTypeName(q.type),
+          answers: [],
+          protocol,
+          tsMs: ts,
+          overTcp,
+        });
+      }
+      return;
+    }
+    // A response: feed the IP→name cache of the client that asked, and report the answers.
+    const answers = dnsAddressAnswers(msg);
+    for (const a of answers) {
+      const names = [lowerHost(a.name), ...a.via.map(lowerHost)];
+      this.dns.add(flow.clientId, a.address, names, a.ttl, ts);
+    }
+    for (const q of msg.questions) {
+      const qn = lowerHost(q.name);
+      const addrs = answers.filter((a) => lowerHost(a.name) === qn).map((a) => a.address);
+      const cnames: string[] = [];
+      for (const rr of msg.answers) {
+        if (rr.type === 5 && typeof rr.data === 'string') cnames.push(lowerHost(rr.data));
+      }
+      this.observer.onLookup?.({
+        clientId: flow.clientId,
+        name: qn,
+        type: dnsTypeName(q.type),
+        answers: [...new Set([...cnames, ...addrs])],
+        protocol,
+        tsMs: ts,
+        overTcp,
+      });
+    }
+  }
+
+  private mdns(flow: Flow, msg: DnsMessage, fromClient: boolean, ts: number): void {
+    for (const q of msg.questions) {
+      this.observer.onLookup?.({
+        clientId: flow.clientId,
+        name: lowerHost(q.name),
+        type: dnsTypeName(q.type),
+        answers: [],
+        protocol: 'mdns',
+        tsMs: ts,
+        overTcp: false,
+      });
+    }
+    if (!msg.response) return;
+    // The device announcing itself: its A/AAAA records name the host (e.g. "Galaxy-S21.local").
+    for (const rr of msg.answers.concat(msg.additionals)) {
+      if ((rr.type === 1 || rr.type === 28) && typeof rr.data === 'string' && rr.data === flow.clientIp) {
+        this.observer.onClient?.({
+          clientId: flow.clientId,
+          mac: flow.clientMac,
+          ip: flow.clientIp,
+          mdnsName: rr.name.replace(/\.$/, ''),
+          tsMs: ts,
+        });
+        break;
+      }
+    }
+    void fromClient;
+  }
+
+  private dhcp(payload: Uint8Array, d: DecodedPacket, ts: number): void {
+    let m: ReturnType<typeof decodeDhcp>;
+    try {
+      m = decodeDhcp(payload);
+    } catch {
+      this.stats.malformed++;
+      bump(this.stats.drops, 'dhcp-malformed');
+      return;
+    }
+    if (m.malformed) {
+      this.stats.malformed++;
+      bump(this.stats.drops, 'dhcp-malformed');
+    }
+    if (m.op !== 1 || !m.clientMac) return; // only what clients say about themselves
+    const ip = m.requestedIp ?? (m.ciaddr && m.ciaddr !== '0.0.0.0' ? m.ciaddr : null);
+    if (ip) this.macOfIp.set(ip, m.clientMac);
+    if (d.src !== '0.0.0.0') this.macOfIp.set(d.src, m.clientMac);
+    this.observer.onClient?.({
+      clientId: m.clientMac,
+      mac: m.clientMac,
+      ip: ip ?? (d.src !== '0.0.0.0' ? d.src : null),
+      hostname: m.hostname ?? undefined,
+      vendorClass: m.vendorClass ?? undefined,
+      dhcpFingerprint: m.fingerprint ?? undefined,
+      requestedIp: m.requestedIp ?? undefined,
+      tsMs: ts,
+    });
+  }
+}
+
+/** Group (multicast/broadcast) MACs never identify a device. */
+function isGroupMac(mac: string): boolean {
+  const c = mac.charCodeAt(1);
+  // second hex digit of the first octet: odd → group bit set
+  const v = c <= 57 ? c - 48 : (c | 0x20) - 87;
+  return (v & 1) === 1;
+}
+
+const DNS_TYPES: Record<number, string> = {
+  1: 'A',
+  2: 'NS',
+  5: 'CNAME',
+  6: 'SOA',
+  12: 'PTR',
+  15: 'MX',
+  16: 'TXT',
+  28: 'AAAA',
+  33: 'SRV',
+  41: 'OPT',
+  64: 'SVCB',
+  65: 'HTTPS',
+  255: 'ANY',
+};
+
+export function dnsTypeName(t: number): string {
+  return DNS_TYPES[t] ?? `TYPE${t}`;
+}
+
+/**
+ * A cheap first guess of whether a payload is encrypted/compressed: byte entropy of its first 256 bytes.
+ * The plaintext inspection stage replaces this with the measured classifier.
+ */
+export function looksEncrypted(p: Uint8Array): boolean {
+  const n = Math.min(p.length, 256);
+  if (n < 32) return false;
+  const counts = new Uint16Array(256);
+  for (let i = 0; i < n; i++) counts[p[i]!]!++;
+  let h = 0;
+  for (let i = 0; i < 256; i++) {
+    const c = counts[i]!;
+    if (c > 0) {
+      const q = c / n;
+      h -= q * Math.log2(q);
+    }
+  }
+  // The maximum entropy of n samples is log2(n); random data of n bytes reaches ~log2(n) - 0.6.
+  return h > Math.min(7.2, Math.log2(n) - 0.9);
+}
