@@ -75,11 +75,6 @@ export function readName(msg: Uint8Array, offset: number, limit = msg.length, co
   }
 }
 
-/** Skip a name without building its text (same checks as readName); returns the offset after it. */
-export function skipName(msg: Uint8Array, offset: number, limit = msg.length): number {
-  return readName(msg, offset, limit).end;
-}
-
 /** Presentation text of one label's bytes `msg[start..end)`. */
 export function labelText(msg: Uint8Array, start: number, end: number): string {
   let plain = true;
