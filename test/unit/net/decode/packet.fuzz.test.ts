@@ -1,0 +1,136 @@
+/**
+ * Property tests: decodePacket never throws and keeps its invariants on random bytes and on mutated real
+ * frames from the capture corpus (or hand-built frames when the corpus is absent).
+ */
+import { existsSync } from 'node:fs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readCaptureFile } from '../../../../src/net/capture/pcapFile.js';
+import { SUPPORTED_LINK_TYPES } from '../../../../src/net/decode/linkTypes.js';
+import { decodePacket } from '../../../../src/net/decode/packet.js';
+import type { DecodedPacket, DropReason } from '../../../../src/net/decode/types.js';
+import { IpReassembler } from '../../../../src/net/flows/ipReassembly.js';
+import { sampleFrame } from '../capture/builders.js';
+
+const REASONS: DropReason[] = [
+  'truncated',
+  'unsupported-link',
+  'not-ip',
+  'bad-ip-header',
+  'bad-transport-header',
+  'fragment-error',
+];
+
+function checkResult(data: Uint8Array, r: DecodedPacket | DropReason): void {
+  if (typeof r === 'string') {
+    expect(REASONS).toContain(r);
+    return;
+  }
+  expect([4, 6]).toContain(r.ipVersion);
+  expect(r.src.length).toBeGreaterThan(0);
+  expect(r.srcPort).toBeGreaterThanOrEqual(0);
+  expect(r.srcPort).toBeLessThan(65536);
+  expect(r.dstPort).toBeLessThan(65536);
+  expect(r.protocol).toBeGreaterThanOrEqual(0);
+  expect(r.protocol).toBeLessThan(256);
+  // The payload is a view inside the frame (or the shared empty array).
+  if (r.payload.length > 0) {
+    expect(r.payload.buffer).toBe(data.buffer);
+    expect(r.payload.byteOffset).toBeGreaterThanOrEqual(data.byteOffset);
+    expect(r.payload.byteOffset + r.payload.length).toBeLessThanOrEqual(data.byteOffset + data.length);
+  }
+  if (r.tcp) {
+    expect(r.tcp.seq).toBeGreaterThanOrEqual(0);
+    expect(r.tcp.seq).toBeLessThanOrEqual(0xffffffff);
+    expect(r.tcp.ack).toBeLessThanOrEqual(0xffffffff);
+  }
+}
+
+const FILES = [
+  '/work/shared/captures/ndpi/quic-v2.pcapng',
+  '/work/shared/captures/ndpi/badpackets.pcap',
+  '/work/shared/captures/ndpi/dns.pcap',
+  '/work/shared/captures/ndpi/fuzz-2021-10-13.pcap',
+  '/work/shared/captures/public/tcpdump/nflog.pcap',
+  '/work/shared/captures/public/tcpdump/quic_handshake.pcap',
+  '/work/shared/captures/public/zeek/dns_ech.pcap',
+  '/work/shared/captures/public/zeek/quic_interop_quic-go_quic-go_retry.pcap',
+  '/work/shared/captures/ndpi/quic-fuzz-overflow.pcapng',
+  '/work/shared/captures/ndpi/android.pcap',
+];
+const frames: { linkType: number; data: Uint8Array }[] = [];
+
+beforeAll(async () => {
+  for (const f of FILES.filter((p) => existsSync(p))) {
+    let n = 0;
+    await readCaptureFile(f, (p) => {
+      if (n++ < 40) frames.push({ linkType: p.linkType, data: p.data.slice() });
+    });
+  }
+  for (let i = 0; i < 8; i++) frames.push({ linkType: 1, data: sampleFrame(i, i * 9) });
+});
+
+describe('decodePacket on hostile input', () => {
+  it('never throws on random bytes for any link type', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constantFrom(...SUPPORTED_LINK_TYPES), fc.integer({ min: -5, max: 300 })),
+        fc.uint8Array({ maxLength: 200 }),
+        (lt, data) => {
+          checkResult(data, decodePacket(lt, data));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never throws on random bytes behind plausible headers', () => {
+    const heads = [
+      Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45]),
+      Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x86, 0xdd, 0x60]),
+      Uint8Array.from([
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0, 1, 0x88, 0x64, 0x11, 0, 0, 1, 0, 40, 0, 0x21, 0x45,
+      ]),
+      Uint8Array.from([0x60, 0, 0, 0, 0, 40, 44]),
+      Uint8Array.from([0x45, 0, 0, 60, 0, 0, 0x20, 0, 64, 6]),
+    ];
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: heads.length - 1 }), fc.uint8Array({ maxLength: 120 }), (h, tail) => {
+        const head = heads[h]!;
+        const data = new Uint8Array(head.length + tail.length);
+        data.set(head);
+        data.set(tail, head.length);
+        const lt = h < 3 ? 1 : 101;
+        checkResult(data, decodePacket(lt, data));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never throws on mutated and truncated real frames, and the reassembler takes whatever comes out', () => {
+    expect(frames.length).toBeGreaterThan(8);
+    const reasm = new IpReassembler({ maxDatagrams: 16 });
+    let ts = 0;
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        fc.option(fc.nat()),
+        (pick, edits, cut) => {
+          const f = frames[pick % frames.length]!;
+          const data = f.data.slice();
+          for (const [at, v] of edits) if (data.length > 0) data[at % data.length] = v;
+          const view = cut === null ? data : data.subarray(0, cut % (data.length + 1));
+          const r = decodePacket(f.linkType, view);
+          checkResult(view, r);
+          if (typeof r !== 'string') {
+            const w = reasm.add(r, (ts += 10));
+            if (w !== null) expect(w.fragment).toBeNull();
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    expect(reasm.size).toBeLessThanOrEqual(16);
+  });
+});
