@@ -124,7 +124,8 @@ describe('decodePacket on hostile input', () => {
           const r = decodePacket(f.linkType, view);
           checkResult(view, r);
           if (typeof r !== 'string') {
-            const w = reasm.add(r, (ts += 10));
+            ts += 10;
+            const w = reasm.add(r, ts);
             if (w !== null) expect(w.fragment).toBeNull();
           }
         },
