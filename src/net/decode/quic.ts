@@ -675,6 +675,8 @@ export interface QuicInitialTrackerOptions {
 export type TrackerStatus = 'pending' | 'complete' | 'failed';
 
 const TLS_CLIENT_HELLO = 1;
+/** Keys kept per connection: the first DCID's, a post-Retry DCID's, and a few greased-version candidates. */
+const KEY_CACHE_ENTRIES = 8;
 
 /**
  * Reassembles the client's Initial CRYPTO stream of one QUIC connection until the first handshake message is
@@ -694,6 +696,7 @@ export class QuicInitialTracker {
   private storedBytes = 0;
   private covered = 0;
   private packets = 0;
+  private readonly keyCache = new Map<string, InitialKeys>();
   private readonly maxCryptoBytes: number;
   private readonly maxFragments: number;
   readonly counters: QuicCounters;
@@ -801,14 +804,25 @@ export class QuicInitialTracker {
     h: QuicLongHeader,
     preferred: InitialScheme | null,
   ): DecryptedInitial | null {
-    if (preferred !== null) {
-      return openInitialPacket(datagram, h, deriveInitialKeys(h.version, h.dcid, preferred), -1);
-    }
+    if (preferred !== null) return openInitialPacket(datagram, h, this.keysFor(h.version, h.dcid, preferred), -1);
     for (const scheme of initialSchemesFor(h.version)) {
-      const r = openInitialPacket(datagram, h, deriveInitialKeys(h.version, h.dcid, scheme), -1);
+      const r = openInitialPacket(datagram, h, this.keysFor(h.version, h.dcid, scheme), -1);
       if (r !== null) return r;
     }
     return null;
+  }
+
+  /** Derived keys per (version, scheme, DCID), a few entries: repeated Initials do not re-run HKDF. */
+  private keysFor(version: number, dcid: Uint8Array, scheme: InitialScheme): InitialKeys {
+    let id = `${version}/${scheme.name}/`;
+    for (let i = 0; i < dcid.length; i++) id += String.fromCharCode(dcid[i]!);
+    let keys = this.keyCache.get(id);
+    if (keys === undefined) {
+      if (this.keyCache.size >= KEY_CACHE_ENTRIES) this.keyCache.clear();
+      keys = deriveInitialKeys(version, dcid, scheme);
+      this.keyCache.set(id, keys);
+    }
+    return keys;
   }
 
   /** Assemble the contiguous stream from offset 0 and return the first message when complete. */
@@ -926,6 +940,7 @@ export class QuicSniExtractor {
   private readonly flows = new Map<string, FlowState>();
   private readonly maxFlows: number;
   private readonly idleMs: number;
+  private readonly touchMs: number;
   private readonly maxClientDatagrams: number;
   private readonly trackerOptions: QuicInitialTrackerOptions;
   private lastSweep = Number.NEGATIVE_INFINITY;
@@ -933,6 +948,7 @@ export class QuicSniExtractor {
   constructor(options: QuicSniExtractorOptions = {}) {
     this.maxFlows = Math.max(1, options.maxFlows ?? 4096);
     this.idleMs = options.idleMs ?? 30_000;
+    this.touchMs = Math.min(1000, this.idleMs / 8);
     this.maxClientDatagrams = options.maxClientDatagrams ?? 12;
     this.trackerOptions = {
       maxCryptoBytes: options.maxCryptoBytes ?? 64 * 1024,
@@ -956,10 +972,13 @@ export class QuicSniExtractor {
     if (tsMs - this.lastSweep >= this.idleMs / 4) this.sweep(tsMs);
     let flow = this.flows.get(flowKey);
     if (flow !== undefined) {
+      // Map order approximates recency (re-inserted at most once per touchMs) so the cap evicts the least
+      // recently active flow without a delete+insert on every packet.
+      if (tsMs - flow.lastSeen >= this.touchMs) {
+        this.flows.delete(flowKey);
+        this.flows.set(flowKey, flow);
+      }
       flow.lastSeen = tsMs;
-      // Keep Map order = recency so the cap evicts the least recently active flow.
-      this.flows.delete(flowKey);
-      this.flows.set(flowKey, flow);
       if (flow.done) return null;
     }
     if (!fromClient || payload.length < 7) return null;
@@ -1052,7 +1071,10 @@ export class QuicSniExtractor {
     this.flows.set(flowKey, flow);
   }
 
-  /** Drop flows idle for idleMs. Map order is recency order, so stop at the first recent one. */
+  /**
+   * Drop flows idle for idleMs. Map order is (nearly) recency order, so stop at the first recent one; an idle
+   * flow left behind it goes in a later sweep or to the cap.
+   */
   private sweep(tsMs: number): void {
     this.lastSweep = tsMs;
     for (const [key, flow] of this.flows) {
