@@ -48,8 +48,20 @@ interface Analysis {
   tshark: TsharkHello[];
 }
 
-/** One tshark pass: every TCP segment, plus tshark's ClientHello fields on the frames that complete one. */
+const cache = new Map<string, Analysis>();
+
+/** One tshark pass per capture (cached): every TCP segment, plus tshark's ClientHello fields. */
 function analyse(file: string, extraArgs: string[] = []): Analysis {
+  const key = `${file} ${extraArgs.join(' ')}`;
+  let a = cache.get(key);
+  if (!a) {
+    a = analyseUncached(file, extraArgs);
+    cache.set(key, a);
+  }
+  return a;
+}
+
+function analyseUncached(file: string, extraArgs: string[]): Analysis {
   const out = execFileSync(
     'tshark',
     [
