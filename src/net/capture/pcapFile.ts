@@ -72,6 +72,7 @@ class FileSource implements ByteSource {
 
 /** gunzip output pulled chunk by chunk (the stream pauses while the reader is busy: constant memory). */
 class GzipSource implements ByteSource {
+  private readonly file: ReturnType<typeof createReadStream>;
   private readonly stream: ReturnType<typeof createGunzip>;
   private readonly iter: AsyncIterator<Buffer>;
   private pending: Buffer | null = null;
@@ -82,6 +83,7 @@ class GzipSource implements ByteSource {
 
   constructor(path: string, chunkSize: number) {
     const file = createReadStream(path, { highWaterMark: Math.max(64, chunkSize) });
+    this.file = file;
     this.stream = createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) });
     file.on('error', (e) => this.stream.destroy(e));
     file.pipe(this.stream);
@@ -113,6 +115,8 @@ class GzipSource implements ByteSource {
 
   async close(): Promise<void> {
     this.stream.destroy();
+    // Unpiped by the destroy above, the file stream would otherwise keep its descriptor open.
+    this.file.destroy();
   }
 }
 

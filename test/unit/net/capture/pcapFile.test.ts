@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -421,6 +421,24 @@ describe('chunking and compression', () => {
     });
     expect(seen.size).toBe(1);
     expect(objs.size).toBe(1);
+  });
+
+  it('passes a sink exception through and leaves no file descriptor open (plain and gzip)', async () => {
+    const plain = tmpFile(pcapBytes);
+    const gz = tmpFile(gzipSync(pcapBytes));
+    const fds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+    const before = fds();
+    for (let i = 0; i < 20; i++) {
+      for (const path of [plain, gz]) {
+        await expect(
+          readCaptureFile(path, () => {
+            throw new Error('sink failed');
+          }),
+        ).rejects.toThrow('sink failed');
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fds()).toBeLessThanOrEqual(before + 2);
   });
 
   it('stops with the abort reason when the signal fires', async () => {
