@@ -3,6 +3,7 @@
  * every read is preceded by an explicit bounds check, and problems come back as a DropReason.
  * The hot path builds one result object per packet and address strings from precomputed tables.
  */
+import { MalformedError } from '../../sdk/byteReader.js';
 import type { DecodedPacket, DropReason } from './types.js';
 
 export const IPPROTO_HOPOPTS = 0;
@@ -83,7 +84,7 @@ export function ipv6At(data: Uint8Array, off: number): string {
 export function ipToString(bytes: Uint8Array): string {
   if (bytes.length === 4) return ipv4At(bytes, 0);
   if (bytes.length === 16) return ipv6At(bytes, 0);
-  throw new RangeError(`an IP address has 4 or 16 bytes, got ${bytes.length}`);
+  throw new MalformedError(`an IP address has 4 or 16 bytes, got ${bytes.length}`);
 }
 
 function isIpv6ExtHeader(nh: number): boolean {

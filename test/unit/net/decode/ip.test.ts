@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeIpv4, decodeIpv6, ipToString, ipv6At } from '../../../../src/net/decode/ip.js';
 import { decodePacket, decodeTransport } from '../../../../src/net/decode/packet.js';
 import { type DecodedPacket, TCP_ACK, TCP_SYN } from '../../../../src/net/decode/types.js';
+import { MalformedError } from '../../../../src/sdk/byteReader.js';
 import { Bytes, concat, hex, ipv4, ipv6, tcp, udp } from '../capture/builders.js';
 
 function raw(bytes: Uint8Array): DecodedPacket {
@@ -31,7 +32,7 @@ describe('RFC 5952 IPv6 text', () => {
   }
   it('formats IPv4 and refuses other lengths', () => {
     expect(ipToString(hex('c0a80001'))).toBe('192.168.0.1');
-    expect(() => ipToString(hex('0102'))).toThrow(RangeError);
+    expect(() => ipToString(hex('0102'))).toThrow(MalformedError);
   });
 });
 
