@@ -1,9 +1,9 @@
 /**
  * Offline analysis of capture files: the same pipeline as live capture, fed from pcap/pcapng files.
  */
-import { readCaptureFile } from './capture/pcapFile.js';
+import { type CaptureFileStatsExt, readCaptureFile } from './capture/pcapFile.js';
 import { type CaptureFileStats, CaptureFormatError } from './capture/types.js';
-import { linkTypeName } from './decode/linkNames.js';
+import { linkTypeName } from './decode/linkTypes.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import { type AnalyzeReport, type ContactClassifier, ReportBuilder } from './report.js';
 
@@ -17,24 +17,29 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
 }
 
-/** A capture file ends inside a record: the file is cut short. */
+/** A capture file ends inside a record, or a length field is damaged part-way. */
 export class CaptureCutShortError extends CaptureFormatError {}
 
 export interface AnalyzeResult {
   report: AnalyzeReport;
-  files: CaptureFileStats[];
+  files: CaptureFileStatsExt[];
 }
 
 export async function analyzeCaptures(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const builder = new ReportBuilder(opts.classifier ?? null);
   const pipeline = new Pipeline(builder, opts.pipeline);
   opts.onBuilder?.(builder, pipeline);
-  const files: CaptureFileStats[] = [];
+  const files: CaptureFileStatsExt[] = [];
   for (const path of paths) {
     const st = await readCaptureFile(path, (p) => pipeline.push(p), { signal: opts.signal });
     if (st.cutShort && !opts.partial) {
       throw new CaptureCutShortError(
         `${path}: the capture file is cut short at byte ${st.cutShort.offset} (inside the record after packet ${st.cutShort.afterPackets}); use --partial to analyze the ${st.cutShort.afterPackets} complete packets`,
+      );
+    }
+    if (st.corrupt && !opts.partial) {
+      throw new CaptureCutShortError(
+        `${path}: the capture file is damaged at byte ${st.corrupt.offset} (${st.corrupt.reason}); use --partial to analyze the ${st.corrupt.afterPackets} packets before it`,
       );
     }
     files.push(st);

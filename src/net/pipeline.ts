@@ -234,9 +234,6 @@ export class Pipeline {
   }
 
   private onPacket(d: DecodedPacket, ts: number, wireLen: number): void {
-    if (d.srcMac && !isGroupMac(d.srcMac) && !this.macOfIp.has(d.src)) {
-      if (this.macOfIp.size < 65_536) this.macOfIp.set(d.src, d.srcMac);
-    }
     const proto = d.protocol;
     const sp = d.srcPort;
     const dp = d.dstPort;
@@ -265,6 +262,10 @@ export class Pipeline {
       const cIp = clientIsSrc ? d.src : d.dst;
       const cMac = clientIsSrc ? d.srcMac : d.dstMac;
       const sIp = clientIsSrc ? d.dst : d.src;
+      // Learn which MAC sends from this address (only for flow starters: a remote address arrives behind the
+      // gateway's MAC), so that a phone's IPv4 and IPv6 flows are one client.
+      if (cMac && !isGroupMac(cMac) && this.macOfIp.size < 65_536 && !this.macOfIp.has(cIp))
+        this.macOfIp.set(cIp, cMac);
       const cId = this.clientIdFor(cIp, cMac);
       const names = this.dns.namesFor(cId, sIp, ts);
       flow = new Flow(
@@ -386,7 +387,7 @@ export class Pipeline {
     }
     if (d.payload.length === 0) return;
     const s = this.stream(flow, fromClient);
-    s.push(tcp.seq, d.payload);
+    s.push(tcp.seq, d.payload, tcp.flags);
     if (fromClient || flow.app === AppState.DnsTcp) this.detectTcp(flow, fromClient, ts);
   }
 

@@ -341,7 +341,8 @@ async function readPcapng(st: ReaderState, w: Window): Promise<void> {
   let n = 0;
 
   for (;;) {
-    if (!(await w.ensure(12, st.signal))) {
+    // Await only when the window lacks the bytes: a promise per block would dominate the cost of small packets.
+    if (w.end - w.start < 12 && !(await w.ensure(12, st.signal))) {
       if (first) {
         throw new CaptureFormatError(`${st.path}: pcapng section header cut short (${w.available} bytes)`);
       }
@@ -388,7 +389,7 @@ async function readPcapng(st: ReaderState, w: Window): Promise<void> {
       w.start += 4;
       continue;
     }
-    if (!(await w.ensure(blockLen, st.signal))) {
+    if (w.end - w.start < blockLen && !(await w.ensure(blockLen, st.signal))) {
       if (first) throw new CaptureFormatError(`${st.path}: pcapng section header cut short`);
       st.stats.cutShort = { offset: blockOffset, afterPackets: st.stats.packets };
       return;

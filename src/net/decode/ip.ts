@@ -37,8 +37,22 @@ const EMPTY = new Uint8Array(0);
 
 /** Dotted quad of the 4 bytes at off (caller checks bounds). */
 export function ipv4At(data: Uint8Array, off: number): string {
-  return DEC[data[off]!]! + '.' + DEC[data[off + 1]!]! + '.' + DEC[data[off + 2]!]! + '.' + DEC[data[off + 3]!]!;
+  const key = ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) >>> 0;
+  let s = ipv4Text.get(key);
+  if (s === undefined) {
+    s = DEC[data[off]!]! + '.' + DEC[data[off + 1]!]! + '.' + DEC[data[off + 2]!]! + '.' + DEC[data[off + 3]!]!;
+    if (ipv4Text.size >= IPV4_CACHE_MAX) ipv4Text.clear();
+    ipv4Text.set(key, s);
+  }
+  return s;
 }
+
+/**
+ * Memo of dotted-quad texts by address value (bounded, cleared when full): a capture talks to a few thousand
+ * addresses, and a fresh string per packet and direction was a large share of the garbage collector's work.
+ */
+const ipv4Text = new Map<number, string>();
+const IPV4_CACHE_MAX = 65536;
 
 function group(data: Uint8Array, p: number): string {
   const hi = data[p]!;

@@ -49,21 +49,41 @@ const HEX2: string[] = [];
 for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
 
 /** 'aa:bb:cc:dd:ee:ff' for the 6 bytes at off (caller checks bounds). */
+/**
+ * Memo of MAC address texts, keyed by the 48-bit value: a capture sees few distinct MACs, and building the
+ * 17-character string for every packet made string garbage the largest cost of decoding. The cache is
+ * bounded (cleared when full) and keeps decoding pure: the same bytes always give the same text.
+ */
+const macText = new Map<number, string>();
+const MAC_CACHE_MAX = 4096;
+
+/** Lowercase 'aa:bb:cc:dd:ee:ff' text of the 6 bytes at off. */
 export function macAt(data: Uint8Array, off: number): string {
-  return (
-    HEX2[data[off]!]! +
-    ':' +
-    HEX2[data[off + 1]!]! +
-    ':' +
-    HEX2[data[off + 2]!]! +
-    ':' +
-    HEX2[data[off + 3]!]! +
-    ':' +
-    HEX2[data[off + 4]!]! +
-    ':' +
-    HEX2[data[off + 5]!]!
-  );
+  const key =
+    ((data[off]! << 8) | data[off + 1]!) * 4294967296 +
+    (((data[off + 2]! << 24) | (data[off + 3]! << 16) | (data[off + 4]! << 8) | data[off + 5]!) >>> 0);
+  let s = macText.get(key);
+  if (s === undefined) {
+    s =
+      HEX2[data[off]!]! +
+      ':' +
+      HEX2[data[off + 1]!]! +
+      ':' +
+      HEX2[data[off + 2]!]! +
+      ':' +
+      HEX2[data[off + 3]!]! +
+      ':' +
+      HEX2[data[off + 4]!]! +
+      ':' +
+      HEX2[data[off + 5]!]!;
+    if (macText.size >= MAC_CACHE_MAX) macText.clear();
+    macText.set(key, s);
+  }
+  return s;
 }
+
+/** Shared, frozen "no VLAN tags" list: most frames are untagged, so they need no array of their own. */
+export const NO_VLANS: number[] = Object.freeze([]) as unknown as number[];
 
 function isVlanType(t: number): boolean {
   return t === ETHERTYPE_VLAN || t === ETHERTYPE_QINQ || t === ETHERTYPE_QINQ_OLD;
@@ -81,6 +101,7 @@ function walkVlans(data: Uint8Array, off: number, type: number, info: LinkInfo):
   while (isVlanType(t)) {
     if (n++ >= MAX_VLAN_TAGS) return 'not-ip';
     if (p + 4 > data.length) return 'truncated';
+    if (info.vlans === NO_VLANS) info.vlans = [];
     info.vlans.push(((data[p]! << 8) | data[p + 1]!) & 0x0fff);
     t = (data[p + 2]! << 8) | data[p + 3]!;
     p += 4;
@@ -95,7 +116,7 @@ function ethernet(data: Uint8Array): LinkInfo | DropReason {
   const info: LinkInfo = {
     dstMac: macAt(data, 0),
     srcMac: macAt(data, 6),
-    vlans: [],
+    vlans: NO_VLANS,
     etherType: 0,
     offset: 14,
     end: data.length,
@@ -150,7 +171,7 @@ function sllCommon(
 ): LinkInfo | DropReason {
   // ARPHRD_ETHER (1) and ARPHRD_IEEE80211 (801) carry MAC addresses; the stored address is the sender's.
   const srcMac = addrLen === 6 && (arphrd === 1 || arphrd === 801) ? macAt(data, addrOff) : null;
-  const info: LinkInfo = { srcMac, dstMac: null, vlans: [], etherType: 0, offset: hdrLen, end: data.length };
+  const info: LinkInfo = { srcMac, dstMac: null, vlans: NO_VLANS, etherType: 0, offset: hdrLen, end: data.length };
   // ARPHRD_NETLINK (824) and non-EtherType protocol values below 0x0600 (802.2/802.3 frames) are not IP.
   if (arphrd === 824 || proto < 0x0600) return 'not-ip';
   const bad = walkVlans(data, hdrLen, proto, info);
@@ -175,7 +196,7 @@ function sll2(data: Uint8Array): LinkInfo | DropReason {
 }
 
 function rawInfo(offset: number, end: number, etherType: number): LinkInfo {
-  return { srcMac: null, dstMac: null, vlans: [], etherType, offset, end };
+  return { srcMac: null, dstMac: null, vlans: NO_VLANS, etherType, offset, end };
 }
 
 function afToEtherType(af: number): number {
