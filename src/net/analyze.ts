@@ -2,7 +2,7 @@
  * Offline analysis of capture files: the same pipeline as live capture, fed from pcap/pcapng files.
  */
 import { type CaptureFileStatsExt, readCaptureFile } from './capture/pcapFile.js';
-import { type CaptureFileStats, CaptureFormatError } from './capture/types.js';
+import { CaptureFormatError } from './capture/types.js';
 import { linkTypeName } from './decode/linkTypes.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import { type AnalyzeReport, type ContactClassifier, ReportBuilder } from './report.js';
