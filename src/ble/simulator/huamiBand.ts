@@ -54,6 +54,8 @@ export interface HuamiBandOptions {
   emptyPacketAt?: number;
   /** Never answer fetch commands (a band that hangs mid-protocol). */
   fetchSilent?: boolean;
+  /** Told when the band accepts a new key (so a simulated world can remember it across runs). */
+  onKey?: (key: Uint8Array) => void;
 }
 
 /** The deterministic per-minute record the band stores for minute index m (epoch minutes, band clock). */
@@ -200,6 +202,7 @@ export class SimHuamiBand extends SimPeripheral {
         return;
       }
       this.key = d.slice(2);
+      this.opts.onKey?.(this.key);
       this.reply(0x10, 0x01, 0x01);
       return;
     }

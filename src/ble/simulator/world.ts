@@ -32,8 +32,25 @@ function local(ms: number) {
   };
 }
 
-export function demoPeripherals(now: () => number): SimPeripheral[] {
+/** Keys the simulated bands were given, kept between CLI runs (address → hex). */
+export interface SimKeyStore {
+  load(): Record<string, string>;
+  save(keys: Record<string, string>): void;
+}
+
+export function demoPeripherals(now: () => number, keyStore?: SimKeyStore): SimPeripheral[] {
   const t0 = now();
+  const keys = keyStore?.load() ?? {};
+  const remembered = (address: string) => {
+    const hex = keys[address];
+    return hex ? { key: Buffer.from(hex, 'hex') } : {};
+  };
+  const remember = (address: string) => ({
+    onKey: (k: Uint8Array) => {
+      keys[address] = Buffer.from(k).toString('hex');
+      keyStore?.save(keys);
+    },
+  });
   const weekAgo = Math.floor((t0 - 7 * DAY) / 60_000) * 60_000;
   const day = (offset: number) => {
     const d = new Date(t0 - offset * DAY);
@@ -43,6 +60,8 @@ export function demoPeripherals(now: () => number): SimPeripheral[] {
     new SimHuamiBand({
       name: 'Mi Band 3',
       address: 'C8:0F:10:A1:B2:03',
+      ...remembered('C8:0F:10:A1:B2:03'),
+      ...remember('C8:0F:10:A1:B2:03'),
       authFlags: 0x00,
       cryptFlags: 0x00,
       now,
@@ -63,6 +82,8 @@ export function demoPeripherals(now: () => number): SimPeripheral[] {
     new SimHuamiBand({
       name: 'Amazfit Bip Watch',
       address: 'F0:1A:2B:3C:4D:5E',
+      ...remembered('F0:1A:2B:3C:4D:5E'),
+      ...remember('F0:1A:2B:3C:4D:5E'),
       authFlags: 0x08,
       cryptFlags: 0x00,
       now,
@@ -104,6 +125,6 @@ export function demoPeripherals(now: () => number): SimPeripheral[] {
 }
 
 /** Bindings for noble over the demo neighbourhood. */
-export function demoBindings(now: () => number): SimBindings {
-  return new SimBindings({ peripherals: demoPeripherals(now) });
+export function demoBindings(now: () => number, keyStore?: SimKeyStore): SimBindings {
+  return new SimBindings({ peripherals: demoPeripherals(now, keyStore) });
 }
