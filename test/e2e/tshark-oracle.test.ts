@@ -9,14 +9,19 @@
  * TCP, the CNAME chain, ...), so a regenerated capture that lost a case fails here instead of silently
  * weakening the oracle.
  *
- * Skipped, visibly, without tshark.
+ * A third part makes a fresh capture with real clients in network namespaces (test/helpers/netns.ts) and
+ * compares it the same way, so the oracle also runs on traffic made by today's tools on this machine.
+ *
+ * Skipped, visibly, without tshark (and the live part without root, dnsmasq, dig, curl or tcpdump).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFiles } from '../../src/net/analyze.js';
 import type { AnalyzeReport } from '../../src/net/report.js';
+import { hasCommand, netnsUnavailableReason, withNetnsLab } from '../helpers/netns.js';
 import { hasTshark, normalizeHost, type TsharkNames, tsharkFields, tsharkNames } from '../helpers/tshark.js';
 
 const REAL_DIR = fileURLToPath(new URL('../fixtures/pcap/real/', import.meta.url));
@@ -308,3 +313,91 @@ describe.skipIf(!tshark)(`real fixtures contain what their README says${tshark ?
     expect(await values(f, `eth.src == ${SAMSUNG_MAC} && http.request`, 'http.host')).toEqual(['sdk.umeng.com']);
   });
 });
+
+// ---------------------------------------------------------------------------------------------------
+// A fresh capture: a phone namespace behind an access-point bridge, real dig and curl, tcpdump on the bridge.
+
+const LIVE_TOOLS = ['dnsmasq', 'dig', 'curl', 'tcpdump', 'python3'];
+const liveSkip = !tshark
+  ? 'tshark is not installed'
+  : (netnsUnavailableReason() ?? LIVE_TOOLS.filter((t) => !hasCommand(t)).map((t) => `no ${t}`)[0] ?? null);
+
+describe.skipIf(liveSkip !== null)(
+  `live capture in network namespaces${liveSkip ? ` (skipped: ${liveSkip})` : ''}`,
+  () => {
+    it('bandguard and tshark name the same things in a capture made just now', { timeout: 90_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bg-oracle-'));
+      const pcap = join(dir, 'live.pcap');
+      try {
+        await withNetnsLab(async (lab) => {
+          await lab.addNamespace('ap');
+          await lab.addNamespace('phone');
+          await lab.addBridge('ap', 'br0', 'dc:a6:32:00:00:01');
+          await lab.addVeth('ap', 'p1', 'phone', 'eth0', {
+            bridge: 'br0',
+            macB: XIAOMI_MAC,
+            noOffload: hasCommand('ethtool'),
+          });
+          await lab.addAddress('ap', 'br0', '10.77.0.1/24');
+          await lab.addAddress('phone', 'eth0', '10.77.0.2/24');
+          lab.setResolvConf('phone', ['10.77.0.1']);
+          lab.spawn('ap', [
+            'dnsmasq',
+            '--conf-file=/dev/null',
+            '--keep-in-foreground',
+            '--user=root',
+            '--no-resolv',
+            '--no-hosts',
+            '--bind-interfaces',
+            '--listen-address=10.77.0.1',
+            '--host-record=api-mifit.huami.com,10.77.0.1',
+            '--address=/#/',
+          ]);
+          lab.spawn('ap', ['python3', '-m', 'http.server', '80', '--bind', '10.77.0.1']);
+          await lab.waitForListener('ap', 'udp', 53);
+          await lab.waitForListener('ap', 'tcp', 80);
+
+          const tcpdump = lab.spawn('ap', [
+            'tcpdump',
+            '-i',
+            'br0',
+            '-n',
+            '--immediate-mode',
+            '-U',
+            '-s',
+            '0',
+            '-w',
+            pcap,
+          ]);
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000);
+            tcpdump.stderr?.on('data', (b: Buffer) => {
+              if (b.toString().includes('listening on')) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+          });
+          const q = { timeoutMs: 15_000 };
+          await lab.exec('phone', ['dig', '+tries=1', '+time=2', '@10.77.0.1', 'api-mifit.huami.com', 'A'], q);
+          await lab.exec('phone', ['dig', '+tries=1', '+time=2', '+tcp', '@10.77.0.1', 'api.amazfit.com', 'AAAA'], q);
+          await lab.exec(
+            'phone',
+            ['curl', '-sS', '-o', '/dev/null', '--max-time', '10', 'http://api-mifit.huami.com/?os=Android%2013'],
+            q,
+          );
+          await new Promise((r) => setTimeout(r, 500));
+          await lab.stop(tcpdump);
+        });
+
+        const [report, theirs] = await Promise.all([analyzeFiles([pcap]), tsharkNames(pcap)]);
+        expect(sorted(theirs.dnsQueries)).toEqual(['api-mifit.huami.com', 'api.amazfit.com']);
+        expect(sorted(theirs.httpHosts)).toEqual(['api-mifit.huami.com']);
+        expectSameNames('live.pcap', bandguardNames(report), theirs);
+        expect(report.clients.map((c) => c.mac)).toContain(XIAOMI_MAC);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
