@@ -157,7 +157,8 @@ for (const [file, digits] of inputs) {
     const [, assignment, org] = records[n] ?? [];
     if (!assignment || !org) continue;
     const prefix = assignment.trim().toUpperCase();
-    if (prefix.length !== digits || !/^[0-9A-F]+$/.test(prefix)) throw new Error(`${file}: record ${n}: bad assignment ${assignment}`);
+    if (prefix.length !== digits || !/^[0-9A-F]+$/.test(prefix))
+      throw new Error(`${file}: record ${n}: bad assignment ${assignment}`);
     const name = shortName(org);
     if (/^private$/i.test(name) || /^ieee registration authority$/i.test(name)) {
       skipped++;
@@ -183,4 +184,6 @@ const header = [
 const body = `${header.join('\n')}\n${sorted.map(([p, v]) => `${p}\t${v}`).join('\n')}\n`;
 const gz = gzipSync(Buffer.from(body, 'utf8'), { level: 9 });
 writeFileSync(outFile, gz);
-process.stderr.write(`${sorted.length} prefixes (${skipped} private/unassigned rows skipped), ${body.length} bytes, ${gz.length} gzipped -> ${outFile}\n`);
+process.stderr.write(
+  `${sorted.length} prefixes (${skipped} private/unassigned rows skipped), ${body.length} bytes, ${gz.length} gzipped -> ${outFile}\n`,
+);

@@ -22,6 +22,12 @@ function table(rows: string[][], header: string[]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** 'ip:port/tcp', '[v6]:port/udp', or the bare address for port-less protocols (ICMP...). */
+function serverText(c: ReportContact): string {
+  const host = c.serverIp.includes(':') ? `[${c.serverIp}]` : c.serverIp;
+  return c.transport === 'other' ? c.serverIp : `${host}:${c.port}/${c.transport}`;
+}
+
 export function formatTable(r: AnalyzeReport): string {
   const out: string[] = [];
   const c = r.capture;
@@ -55,7 +61,7 @@ export function formatTable(r: AnalyzeReport): string {
         x.client,
         x.name ?? '(no name)',
         x.nameSource,
-        `${x.serverIp}:${x.port}/${x.transport}`,
+        serverText(x),
         x.protocol,
         x.party,
         x.role,

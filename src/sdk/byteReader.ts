@@ -67,7 +67,9 @@ export class ByteReader {
   }
   u32(): number {
     const p = this.need(4);
-    return ((this.bytes[p]! << 24) >>> 0) + ((this.bytes[p + 1]! << 16) | (this.bytes[p + 2]! << 8) | this.bytes[p + 3]!);
+    return (
+      ((this.bytes[p]! << 24) >>> 0) + ((this.bytes[p + 1]! << 16) | (this.bytes[p + 2]! << 8) | this.bytes[p + 3]!)
+    );
   }
   u32le(): number {
     const p = this.need(4);

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * `bandguard` command line. Each command is a thin layer: parse and validate arguments, call a service,
+ * print. Exit codes: 0 success, 2 bad input (unreadable capture, bad arguments), 1 any other failure.
+ */
+import { writeFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { runAnalyze } from './commands/analyze.js';
+import { runBand } from './commands/band.js';
+import { runDemo } from './commands/demo.js';
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const HELP = `bandguard — take back control of your wearables
+
+Usage: bandguard <command> [options]
+
+Commands:
+  analyze FILE...     analyze pcap/pcapng(.gz) captures: who each phone contacts, and what leaks
+                      --format table|json|csv   --out FILE   --partial (accept a file cut short)
+  band scan|pair|sync|list|forget|export
+                      the BLE side: scan, pair and sync bands locally (--simulate: simulated devices)
+  demo                analyze a bundled capture and sync simulated bands, on a throwaway data dir
+  help                this text
+
+Every command takes --data-dir DIR (default ~/.bandguard or $BANDGUARD_DATA_DIR).
+`;
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'analyze':
+        return await runAnalyze(rest, io);
+      case 'band':
+        return await runBand(rest, io);
+      case 'demo':
+        return await runDemo(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(HELP);
+        return 0;
+      case '--version':
+      case 'version':
+        io.stdout('bandguard 0.1.0\n');
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${command}' (try 'bandguard help')`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`bandguard: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr(`bandguard: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.BANDGUARD_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+/** parseArgs with our error type, so that a bad flag is exit code 2 with one line. */
+export function parseCommandArgs(
+  args: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, string | boolean | string[] | undefined>, positionals: r.positionals };
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+export function writeOutput(out: string | undefined, text: string, io: Io): void {
+  if (out) writeFileSync(out, text);
+  else io.stdout(text);
+}
+
+const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain || process.argv[1]?.endsWith('/bandguard')) {
+  main(process.argv.slice(2), {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`bandguard: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
