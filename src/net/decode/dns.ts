@@ -12,8 +12,10 @@
  * OPT is exempt: its class is the UDP payload size). LLMNR reuses the header bits: its C (conflict) bit is
  * `authoritative`, its T (tentative) bit is `recursionDesired`.
  */
+
 import { MalformedError, TruncatedError, toHex } from '../../sdk/byteReader.js';
 import { bytesText, readName } from './dnsName.js';
+import { ipv4At, ipv6At } from './ip.js';
 
 /** Record types with typed data. */
 export const DnsType = {
@@ -412,50 +414,9 @@ function decodeSvcb(msg: Uint8Array, start: number, end: number): DnsSvcb {
   return svcb;
 }
 
-/** Dotted-quad text of the 4 bytes at `p` (caller checked bounds). */
-export function ipv4Text(b: Uint8Array, p: number): string {
-  return b[p]! + '.' + b[p + 1]! + '.' + b[p + 2]! + '.' + b[p + 3]!;
-}
-
-/**
- * RFC 5952 text of the 16 bytes at `p` (caller checked bounds): lowercase, no leading zeros, the longest run
- * (first on a tie) of two or more zero groups as '::', and IPv4-mapped addresses as ::ffff:a.b.c.d (§5).
- */
-export function ipv6Text(b: Uint8Array, p: number): string {
-  let mapped = true;
-  for (let i = 0; i < 10; i++) {
-    if (b[p + i] !== 0) {
-      mapped = false;
-      break;
-    }
-  }
-  if (mapped && b[p + 10] === 0xff && b[p + 11] === 0xff) return '::ffff:' + ipv4Text(b, p + 12);
-  let bestStart = -1;
-  let bestLen = 1;
-  let runStart = -1;
-  for (let g = 0; g < 8; g++) {
-    const zero = b[p + 2 * g] === 0 && b[p + 2 * g + 1] === 0;
-    if (zero) {
-      if (runStart < 0) runStart = g;
-      const len = g - runStart + 1;
-      if (len > bestLen) {
-        bestLen = len;
-        bestStart = runStart;
-      }
-    } else runStart = -1;
-  }
-  let s = '';
-  for (let g = 0; g < 8; g++) {
-    if (g === bestStart) {
-      s += '::';
-      g += bestLen - 1;
-      continue;
-    }
-    if (s.length > 0 && !s.endsWith(':')) s += ':';
-    s += ((b[p + 2 * g]! << 8) | b[p + 2 * g + 1]!).toString(16);
-  }
-  return s;
-}
+/** Address texts come from the packet decoder's formatter, so DNS answers and headers always agree. */
+export const ipv4Text = ipv4At;
+export const ipv6Text = ipv6At;
 
 /**
  * Split a reassembled DNS-over-TCP byte stream (RFC 1035 §4.2.2: each message after a 2-byte big-endian

@@ -59,8 +59,13 @@ function group(data: Uint8Array, p: number): string {
   return hi === 0 ? HEX[data[p + 1]!]! : HEX[hi]! + HEX2[data[p + 1]!]!;
 }
 
-/** RFC 5952 text of the 16 bytes at off: lowercase, no leading zeros, longest run (>= 2) of zero groups as '::'. */
+/**
+ * RFC 5952 text of the 16 bytes at off: lowercase, no leading zeros, longest run (>= 2, first on a tie) of zero
+ * groups as '::', and IPv4-mapped addresses as ::ffff:a.b.c.d (§5). The one formatter for every decoder, so a
+ * DNS answer and a packet header give the same text for the same address.
+ */
 export function ipv6At(data: Uint8Array, off: number): string {
+  if (isV4Mapped(data, off)) return `::ffff:${ipv4At(data, off + 12)}`;
   let bestStart = -1;
   let bestLen = 0;
   let runStart = -1;
@@ -92,6 +97,11 @@ export function ipv6At(data: Uint8Array, off: number): string {
     i++;
   }
   return s;
+}
+
+function isV4Mapped(data: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (data[off + i] !== 0) return false;
+  return data[off + 10] === 0xff && data[off + 11] === 0xff;
 }
 
 /** Text form of an address given as 4 or 16 bytes. */
