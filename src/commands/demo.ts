@@ -3,25 +3,20 @@
  * phones running wearable companion apps (recorded from real clients), then pairs and syncs simulated bands
  * through the same BLE code as the radio, all on a throwaway data directory.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { runBandCommand } from '../ble/cli.js';
 import { type Io, parseCommandArgs } from '../cli.js';
+import { findShipped } from '../core/paths.js';
 import { analyzeFiles } from '../net/analyze.js';
 import { defaultClassifier } from '../net/classify/classifier.js';
 import { formatTable } from '../net/format.js';
 
 /** data/demo, found by walking up from this module (works from src/ and from dist/src/). */
 export function demoDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'data', 'demo');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('data/demo not found: is the package complete?');
+  return findShipped('data/demo', 'dir');
 }
 
 export async function runDemo(args: string[], io: Io): Promise<number> {

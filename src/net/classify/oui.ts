@@ -4,10 +4,9 @@
 // Locally administered addresses (bit 0x02 of the first octet) are not in any registry: phones use them as
 // per-network randomised Wi-Fi addresses, so lookupVendor() answers 'randomized' for them.
 
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { findShipped } from '../../core/paths.js';
 
 /** What {@link lookupVendor} answers for a locally administered (randomised) address. */
 export const RANDOMIZED = 'randomized';
@@ -113,19 +112,7 @@ export class OuiTable {
 
 /** Path of the shipped table (…/data/oui/oui.tsv.gz), found by walking up from this module. */
 export function defaultOuiPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, 'data', 'oui', 'oui.tsv.gz');
-    try {
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here; go up
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  throw new Error('data/oui/oui.tsv.gz not found above the module directory');
+  return findShipped('data/oui/oui.tsv.gz', 'file');
 }
 
 /** Reads a table file (gzip'd when its name ends in .gz). */

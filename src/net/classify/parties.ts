@@ -5,10 +5,10 @@
 // fails with a message naming the file, the entry and the problem. Lookups match the longest suffix on
 // label boundaries (`api.umeng.com` matches `umeng.com`, never `xumeng.com`) and are memoised.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { getDomain } from 'tldts';
+import { findShipped } from '../../core/paths.js';
 import { isValidAsciiHostname } from './domain.js';
 
 /** Roles of a contacted party (design.md vocabulary). */
@@ -282,19 +282,11 @@ export class PartiesKnowledgeBase {
 
 /** Directory of the shipped data (…/data/parties), found by walking up from this module. */
 export function defaultPartiesDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    const candidate = join(dir, 'data', 'parties');
-    try {
-      if (statSync(candidate).isDirectory()) return candidate;
-    } catch {
-      // not here; go up
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
+  try {
+    return findShipped('data/parties', 'dir');
+  } catch (err) {
+    throw new PartiesDataError((err as Error).message);
   }
-  throw new PartiesDataError('data/parties not found above the module directory');
 }
 
 /**
