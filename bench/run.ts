@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBle } from '../src/ble/bench.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..'); // dist/bench → repo root
@@ -133,6 +134,20 @@ async function main(): Promise<void> {
   console.log(row('bandguard analyze', bg));
   console.log(row('tshark -T fields', ts));
   console.log(`  ratio bandguard/tshark: ${(ts.ms / bg.ms).toFixed(1)}× packets/s (goal ≥ 10×)`);
+
+  // BLE: decode + store 30 days × 5 devices of per-minute records, and one full simulated 7-day sync.
+  const ble = await benchBle();
+  console.log('BLE (30 days × 5 devices of per-minute records; one simulated 7-day Mi Band sync):');
+  console.log(
+    `  decode+store ${ble.records.toLocaleString('en')} records (${ble.readings.toLocaleString('en')} readings) in ${ble.decodeStoreMs.toFixed(0)} ms: ${Math.round(ble.samplesPerSec).toLocaleString('en')} records/s`,
+  );
+  console.log(
+    `  sync session: ${ble.syncRecords.toLocaleString('en')} records, ${ble.syncCpuMs.toFixed(0)} ms CPU, ${ble.syncWallMs.toFixed(0)} ms wall`,
+  );
+  const radioFloorS = (days: number, perSecond: number) => ((days * 1440 * 4) / 19 / perSecond).toFixed(1);
+  console.log(
+    `  physical floor for 7 days at ATT MTU 23 (19 data bytes/notification): ${radioFloorS(7, 800)} s at 800 notifications/s (7.5 ms interval) … ${radioFloorS(7, 20)} s at 20/s (50 ms)`,
+  );
 }
 
 main().catch((err) => {
