@@ -43,12 +43,17 @@ export function currentVersion(db: Db): number {
   return row.v ?? 0;
 }
 
-/** Apply the missing migrations in order. Returns the versions applied. */
+/** Apply the migrations not yet recorded, in version order. Returns the versions applied. */
 export function migrate(db: Db, list: readonly Migration[]): number[] {
+  // Versions are strictly increasing but may have gaps: migrations written in parallel arrive in any order,
+  // and each one is applied once, by its number, whatever was applied before it.
   for (let i = 0; i < list.length; i++) {
     const m = list[i]!;
-    if (!Number.isInteger(m.version) || m.version !== i + 1) {
-      throw new MigrationError(`migration #${i} has version ${m.version}; versions must be 1, 2, 3 … in order`);
+    const prev = i > 0 ? list[i - 1]!.version : 0;
+    if (!Number.isInteger(m.version) || m.version <= prev) {
+      throw new MigrationError(
+        `migration #${i} has version ${m.version}; versions must be positive whole numbers in increasing order`,
+      );
     }
   }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
@@ -56,13 +61,20 @@ export function migrate(db: Db, list: readonly Migration[]): number[] {
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
   )`);
-  const have = currentVersion(db);
-  if (have > list.length) {
-    throw new MigrationError(`database schema version ${have} is newer than this bandguard (${list.length})`);
+  const have = new Set(
+    (db.prepare('SELECT version FROM schema_version').all() as { version: number }[]).map((r) => r.version),
+  );
+  const known = new Set(list.map((m) => m.version));
+  const unknown = [...have].filter((v) => !known.has(v));
+  if (unknown.length > 0) {
+    throw new MigrationError(
+      `database schema version ${Math.max(...unknown)} is newer than this bandguard (${list.at(-1)?.version ?? 0})`,
+    );
   }
   const applied: number[] = [];
   const record = db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const m of list.slice(have)) {
+  for (const m of list) {
+    if (have.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
       record.run(m.version, m.name, new Date().toISOString());

@@ -48,4 +48,161 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'network: clients, contacts and lookups per time bucket, names, leaks, events, capture, audit',
+    sql: `
+      CREATE TABLE net_clients (
+        id               TEXT PRIMARY KEY,          -- MAC where the capture has one, else the IP (design.md)
+        mac              TEXT,
+        hostname         TEXT,                      -- DHCP option 12
+        vendor_class     TEXT,                      -- DHCP option 60
+        mdns_name        TEXT,
+        dhcp_fingerprint TEXT,
+        user_agents      TEXT NOT NULL DEFAULT '[]', -- JSON, at most 16
+        first_seen       INTEGER NOT NULL,          -- epoch ms (capture time)
+        last_seen        INTEGER NOT NULL
+      );
+      CREATE TABLE net_client_ips (
+        client_id  TEXT NOT NULL REFERENCES net_clients(id) ON DELETE CASCADE,
+        ip         TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        PRIMARY KEY (client_id, ip)
+      ) WITHOUT ROWID;
+      -- One row per (time bucket, client, name, server, port, transport): flows are summed into it,
+      -- never stored one by one. bucket_ms is the bucket size (detail) or 86400000 (daily roll-up).
+      CREATE TABLE net_contacts (
+        bucket_start INTEGER NOT NULL,
+        bucket_ms    INTEGER NOT NULL,
+        client_id    TEXT NOT NULL,
+        name         TEXT NOT NULL,                 -- best name, '' when none
+        server_ip    TEXT NOT NULL,
+        port         INTEGER NOT NULL,
+        transport    TEXT NOT NULL,
+        protocol     TEXT NOT NULL,
+        sni          TEXT,
+        quic_sni     TEXT,
+        http_hosts   TEXT NOT NULL DEFAULT '[]',    -- JSON arrays, in order of first appearance
+        dns_names    TEXT NOT NULL DEFAULT '[]',
+        alpn         TEXT NOT NULL DEFAULT '[]',
+        user_agents  TEXT NOT NULL DEFAULT '[]',
+        ja3          TEXT,
+        ja4          TEXT,
+        tls_version  TEXT,
+        ech          INTEGER NOT NULL DEFAULT 0,
+        quic_version TEXT,
+        flows        INTEGER NOT NULL,
+        packets      INTEGER NOT NULL,
+        bytes_out    INTEGER NOT NULL,
+        bytes_in     INTEGER NOT NULL,
+        first_ts     REAL NOT NULL,                 -- epoch ms, fractional (µs)
+        last_ts      REAL NOT NULL,
+        encrypted    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (bucket_start, client_id, name, server_ip, port, transport)
+      ) WITHOUT ROWID;
+      CREATE INDEX net_contacts_by_client ON net_contacts(client_id, bucket_start);
+      CREATE INDEX net_contacts_by_size ON net_contacts(bucket_ms, bucket_start);
+      -- DNS/mDNS/LLMNR questions per bucket. questions = records without answers; answered_first = the
+      -- bucket's first record for the key carried answers (the report counts it as one lookup then).
+      CREATE TABLE net_lookups (
+        bucket_start   INTEGER NOT NULL,
+        bucket_ms      INTEGER NOT NULL,
+        client_id      TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        protocol       TEXT NOT NULL,
+        questions      INTEGER NOT NULL,
+        answered_first INTEGER NOT NULL,
+        answers        TEXT NOT NULL DEFAULT '[]',
+        first_ts       REAL NOT NULL,
+        last_ts        REAL NOT NULL,
+        PRIMARY KEY (bucket_start, client_id, name, type)
+      ) WITHOUT ROWID;
+      CREATE INDEX net_lookups_by_size ON net_lookups(bucket_ms, bucket_start);
+      -- Which names a server address answered for (from DNS answers): for the firewall and the dashboard.
+      CREATE TABLE net_names (
+        ip         TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        PRIMARY KEY (ip, name)
+      ) WITHOUT ROWID;
+      CREATE INDEX net_names_by_name ON net_names(name);
+      CREATE INDEX net_names_by_time ON net_names(last_seen);
+      CREATE TABLE net_leaks (
+        id         INTEGER PRIMARY KEY,
+        client_id  TEXT NOT NULL,
+        name       TEXT NOT NULL DEFAULT '',
+        server_ip  TEXT NOT NULL,
+        protocol   TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        term       TEXT NOT NULL,
+        evidence   TEXT NOT NULL,
+        encoding   TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen  REAL NOT NULL,
+        count      INTEGER NOT NULL,
+        UNIQUE (client_id, name, server_ip, kind, term, encoding)
+      );
+      CREATE INDEX net_leaks_by_time ON net_leaks(last_seen);
+      CREATE TABLE net_events (
+        id        INTEGER PRIMARY KEY,
+        ts        REAL NOT NULL,
+        client_id TEXT NOT NULL,
+        app       TEXT,
+        kind      TEXT NOT NULL,
+        evidence  TEXT NOT NULL
+      );
+      CREATE INDEX net_events_by_time ON net_events(ts);
+      -- Packet counters per bucket and source (what analyze reports under "capture").
+      CREATE TABLE net_capture_buckets (
+        bucket_start  INTEGER NOT NULL,
+        bucket_ms     INTEGER NOT NULL,
+        source        TEXT NOT NULL,                -- live:<interface> or replay:<file>
+        packets       INTEGER NOT NULL,
+        bytes         INTEGER NOT NULL,
+        malformed     INTEGER NOT NULL,
+        truncated     INTEGER NOT NULL,
+        flows         INTEGER NOT NULL,
+        flows_evicted INTEGER NOT NULL,
+        link_types    TEXT NOT NULL DEFAULT '[]',
+        drops         TEXT NOT NULL DEFAULT '{}',
+        first_ts      REAL,
+        last_ts       REAL,
+        PRIMARY KEY (bucket_start, source)
+      ) WITHOUT ROWID;
+      -- The live capture's current state, one row per source, rewritten with every batch.
+      CREATE TABLE capture_status (
+        source       TEXT PRIMARY KEY,
+        state        TEXT NOT NULL,                 -- starting | capturing | unavailable | stopped | done
+        detail       TEXT NOT NULL DEFAULT '',
+        filter       TEXT NOT NULL DEFAULT '',
+        packets      INTEGER NOT NULL DEFAULT 0,
+        bytes        INTEGER NOT NULL DEFAULT 0,
+        kernel_drops INTEGER,                       -- null when the platform does not tell
+        queue_drops  INTEGER NOT NULL DEFAULT 0,
+        started_at   INTEGER,
+        updated_at   INTEGER NOT NULL
+      );
+      -- One row per committed write transaction: seq is monotonic, the counts say what it carried.
+      CREATE TABLE write_batches (
+        seq          INTEGER PRIMARY KEY,
+        committed_at INTEGER NOT NULL,
+        flows        INTEGER NOT NULL,
+        lookups      INTEGER NOT NULL,
+        clients      INTEGER NOT NULL,
+        packets      INTEGER NOT NULL
+      );
+      CREATE TABLE audit_log (
+        id     INTEGER PRIMARY KEY,
+        ts     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,                       -- cli | api | agent | scheduler
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX audit_log_by_time ON audit_log(ts);
+    `,
+  },
 ];
