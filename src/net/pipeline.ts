@@ -110,6 +110,10 @@ class Flow {
   /** UDP datagrams/TCP segments with payload looked at by the detectors. */
   payloadPackets = 0;
   encryptedGuess = false;
+  /** Where the flow sits in Pipeline.index. */
+  ia = '';
+  ib = '';
+  pk = 0;
 
   constructor(
     readonly key: string,
@@ -161,7 +165,10 @@ export class Pipeline {
     lastTsMs: null,
   };
   readonly dns: DnsCache;
+  /** Active flows by key, in creation order (the eviction order when the table is full). */
   private readonly flows = new Map<string, Flow>();
+  /** The same flows indexed for the per-packet lookup: lower address → other address → protocol and ports. */
+  private readonly index = new Map<string, Map<string, Map<number, Flow>>>();
   private readonly reassembler = new IpReassembler();
   private readonly quic = new QuicSniExtractor();
   /** IP address → MAC address of the device that sent from it (LAN side), so IPv4 and IPv6 are one client. */
@@ -237,10 +244,13 @@ export class Pipeline {
     const proto = d.protocol;
     const sp = d.srcPort;
     const dp = d.dstPort;
-    // Canonical key: lower (ip,port) first, so both directions meet.
+    // Canonical order: lower (ip, port) first, so both directions meet. The lookup goes through a nested index
+    // (address → address → protocol and ports) so that no key string is built per packet.
     const aFirst = d.src < d.dst || (d.src === d.dst && sp <= dp);
-    const key = aFirst ? `${proto}|${d.src}|${sp}|${d.dst}|${dp}` : `${proto}|${d.dst}|${dp}|${d.src}|${sp}`;
-    let flow = this.flows.get(key);
+    const ia = aFirst ? d.src : d.dst;
+    const ib = aFirst ? d.dst : d.src;
+    const pk = proto * 4294967296 + (aFirst ? sp * 65536 + dp : dp * 65536 + sp);
+    let flow = this.index.get(ia)?.get(ib)?.get(pk);
     if (flow && this.isIdle(flow, ts)) {
       this.finish(flow);
       flow = undefined;
@@ -268,6 +278,7 @@ export class Pipeline {
         this.macOfIp.set(cIp, cMac);
       const cId = this.clientIdFor(cIp, cMac);
       const names = this.dns.namesFor(cId, sIp, ts);
+      const key = aFirst ? `${proto}|${d.src}|${sp}|${d.dst}|${dp}` : `${proto}|${d.dst}|${dp}|${d.src}|${sp}`;
       flow = new Flow(
         key,
         cId,
@@ -282,6 +293,20 @@ export class Pipeline {
       );
       if (this.flows.size >= this.opts.maxFlows) this.evictOldest();
       this.flows.set(key, flow);
+      flow.ia = ia;
+      flow.ib = ib;
+      flow.pk = pk;
+      let byA = this.index.get(ia);
+      if (!byA) {
+        byA = new Map();
+        this.index.set(ia, byA);
+      }
+      let byB = byA.get(ib);
+      if (!byB) {
+        byB = new Map();
+        byA.set(ib, byB);
+      }
+      byB.set(pk, flow);
       this.stats.flowsCreated++;
       fromClient = clientIsSrc;
     } else {
@@ -333,6 +358,15 @@ export class Pipeline {
 
   private finish(flow: Flow): void {
     this.flows.delete(flow.key);
+    const byA = this.index.get(flow.ia);
+    const byB = byA?.get(flow.ib);
+    if (byA && byB?.get(flow.pk) === flow) {
+      byB.delete(flow.pk);
+      if (byB.size === 0) {
+        byA.delete(flow.ib);
+        if (byA.size === 0) this.index.delete(flow.ia);
+      }
+    }
     this.stats.flowsActive = this.flows.size;
     flow.c2s = null;
     flow.s2c = null;
