@@ -205,4 +205,28 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX audit_log_by_time ON audit_log(ts);
     `,
   },
+  {
+    version: 4,
+    name: 'ip_owner_cache: network owners (ASN, organization, country) learnt over RDAP, and failed lookups',
+    sql: `
+      CREATE TABLE ip_owner_cache (
+        key          TEXT PRIMARY KEY,              -- an address ("203.0.113.7") or a network range ("first-last")
+        family       INTEGER NOT NULL,              -- 4 or 6
+        range_start  TEXT NOT NULL,                 -- first address, fixed-width hex (8 or 32 digits): sorts like the address
+        range_end    TEXT NOT NULL,                 -- last address, same form
+        asn          INTEGER,                       -- originating autonomous system, when the registry says
+        as_org       TEXT,                          -- organization (registrant) of the network, else its name
+        country      TEXT,                          -- ISO 3166-1 alpha-2 of the registration
+        network_name TEXT,
+        handle       TEXT,                          -- registry handle, e.g. NET-8-8-8-0-2
+        source       TEXT NOT NULL,                 -- 'rdap'
+        server       TEXT,                          -- URL that answered
+        fetched_at   INTEGER NOT NULL,              -- epoch ms
+        expires_at   INTEGER NOT NULL,              -- epoch ms; expired rows are ignored and purged
+        error        TEXT                           -- set for a negative entry: why the lookup failed
+      );
+      CREATE INDEX ip_owner_cache_by_range ON ip_owner_cache(family, range_start);
+      CREATE INDEX ip_owner_cache_by_expiry ON ip_owner_cache(expires_at);
+    `,
+  },
 ];
