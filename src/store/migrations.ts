@@ -206,6 +206,47 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'firewall: block/allow entries, addresses learnt from DNS answers, applied state and policy revision',
+    sql: `
+      CREATE TABLE firewall_entries (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL CHECK (kind IN ('domain', 'organization', 'role')),
+        target     TEXT NOT NULL,                 -- normalised domain (A-labels), organization or role
+        client     TEXT NOT NULL DEFAULT '',      -- '' = every client; else a MAC (or an IP until seen)
+        action     TEXT NOT NULL CHECK (action IN ('block', 'allow')),
+        created_at INTEGER NOT NULL,              -- epoch ms
+        source     TEXT NOT NULL CHECK (source IN ('cli', 'api', 'agent')),
+        note       TEXT,
+        UNIQUE (kind, target, client, action)
+      );
+      -- Addresses that DNS answers gave for a name, kept until the answer's TTL (with a floor) ends.
+      CREATE TABLE firewall_names (
+        client     TEXT NOT NULL,                 -- who asked (MAC or IP), '' when unknown
+        name       TEXT NOT NULL,
+        address    TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,              -- epoch ms
+        PRIMARY KEY (client, name, address)
+      ) WITHOUT ROWID;
+      CREATE INDEX firewall_names_by_expiry ON firewall_names(expires_at);
+      -- One row: the policy revision (bumped by every change; a running agent polls it), on/off,
+      -- settings (JSON), and what was last applied to the kernel.
+      CREATE TABLE firewall_state (
+        id               INTEGER PRIMARY KEY CHECK (id = 1),
+        revision         INTEGER NOT NULL DEFAULT 0,
+        enabled          INTEGER NOT NULL DEFAULT 1,
+        settings         TEXT NOT NULL DEFAULT '{}',
+        applied_hash     TEXT,
+        applied_at       INTEGER,
+        applied_revision INTEGER,
+        applied_state    TEXT,                    -- JSON: per set, the entries that fed it
+        last_error       TEXT,
+        last_error_at    INTEGER
+      );
+      INSERT INTO firewall_state (id) VALUES (1);
+    `,
+  },
+  {
     version: 4,
     name: 'ip_owner_cache: network owners (ASN, organization, country) learnt over RDAP, and failed lookups',
     sql: `
