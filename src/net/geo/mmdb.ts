@@ -141,9 +141,8 @@ export class MmdbFile {
     try {
       const [data, prefixLength] = this.reader.getWithPrefixLength(formatIp(b));
       if (!data || typeof data !== 'object') return null;
-      // In an IPv6 tree an IPv4 address sits at ::/96; report the prefix in IPv4 terms.
-      const len = b.length === 4 && this.info.ipVersion === 6 ? Math.max(0, prefixLength - 96) : prefixLength;
-      return { data, prefixLength: len };
+      // An IPv4 address in an IPv6 tree is walked from the ::/96 node, so the length is in IPv4 terms.
+      return { data, prefixLength };
     } catch {
       this.decodeErrors++;
       return null;
@@ -153,7 +152,7 @@ export class MmdbFile {
   /** Which fields the file carries: from the database type, confirmed on a few well-spread addresses. */
   private probe(): { country: boolean; asn: boolean } {
     const type = this.info.databaseType.toLowerCase();
-    const out = { country: /country|city|geo/.test(type), asn: /asn|isp|\bas\b/.test(type) };
+    const out = { country: /country|city/.test(type), asn: /asn|isp|\bas\b/.test(type) };
     const samples = ['8.8.8.8', '1.1.1.1', '193.0.6.139', '41.0.0.1', '200.1.1.1', '2a00:1450:4001::1', '2400:cb00::1'];
     for (const s of samples) {
       const r = this.lookup(s);
