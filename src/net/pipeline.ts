@@ -20,6 +20,7 @@ import { DnsCache } from './flows/dnsCache.js';
 import type { AppProtocol, PipelineObserver, Transport } from './flows/flowTypes.js';
 import { IpReassembler } from './flows/ipReassembly.js';
 import { TcpStream } from './flows/tcpStream.js';
+import { classifyPayload } from './inspect/payloadClass.js';
 
 export interface PipelineOptions {
   /** Hard cap on flows held in memory; past it the oldest flow is finalised early (counted). */
@@ -36,6 +37,8 @@ export interface PipelineOptions {
   /** Minimum lifetime of a DNS answer in the IP→name cache, whatever its TTL. */
   dnsTtlFloorMs: number;
   dnsCacheMax: number;
+  /** Bytes of a non-TLS/QUIC/HTTP flow's first client payloads handed to `onPayload` (0: none). */
+  payloadCap: number;
 }
 
 export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
@@ -48,6 +51,7 @@ export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = {
   maxHttpRequestsPerFlow: 64,
   dnsTtlFloorMs: 10 * 60_000,
   dnsCacheMax: 200_000,
+  payloadCap: 2048,
 };
 
 export interface PipelineStats {
@@ -482,6 +486,7 @@ export class Pipeline {
       const http = parseHttpRequestHead(data);
       if (http.status === 'not-http') {
         flow.encryptedGuess = looksEncrypted(data);
+        this.payload(flow, data, ts);
         this.doneWithStreams(flow);
         return;
       }
@@ -542,6 +547,20 @@ export class Pipeline {
       }
       c2s.consume(consumed);
     }
+  }
+
+  /** The first client bytes of an unidentified flow, for plaintext inspection (bounded copy). */
+  private payload(flow: Flow, data: Uint8Array, ts: number): void {
+    if (!this.observer.onPayload || this.opts.payloadCap <= 0 || data.length === 0) return;
+    this.observer.onPayload({
+      clientId: flow.clientId,
+      serverIp: flow.serverIp,
+      serverPort: flow.serverPort,
+      transport: flow.transport,
+      dnsNames: flow.dnsNames,
+      payload: data.slice(0, this.opts.payloadCap),
+      tsMs: ts,
+    });
   }
 
   private dnsOverTcp(flow: Flow, fromClient: boolean, ts: number): void {
@@ -607,6 +626,7 @@ export class Pipeline {
     flow.payloadPackets++;
     if (flow.protocol === 'other' && flow.payloadPackets <= 3 && fromClient) {
       flow.encryptedGuess = looksEncrypted(p);
+      this.payload(flow, p, ts);
     }
     if (flow.payloadPackets > 8) flow.app = AppState.Done;
   }
@@ -649,7 +669,8 @@ export class Pipeline {
     }
     for (const q of msg.questions) {
       const qn = lowerHost(q.name);
-      const addrs = answers.filter((a) => lowerHost(a.name) === qn).map((a) => a.address);
+      const mine = answers.filter((a) => lowerHost(a.name) === qn);
+      const addrs = mine.map((a) => a.address);
       const cnames: string[] = [];
       for (const rr of msg.answers) {
         if (rr.type === 5 && typeof rr.data === 'string') cnames.push(lowerHost(rr.data));
@@ -662,6 +683,7 @@ export class Pipeline {
         protocol,
         tsMs: ts,
         overTcp,
+        ...(mine.length > 0 ? { ttl: Math.min(...mine.map((a) => a.ttl)) } : {}),
       });
     }
   }
@@ -754,22 +776,11 @@ export function dnsTypeName(t: number): string {
 }
 
 /**
- * A cheap first guess of whether a payload is encrypted/compressed: byte entropy of its first 256 bytes.
- * The plaintext inspection stage replaces this with the measured classifier.
+ * Whether a flow's first payload is encrypted, by the measured default classifier of the plaintext inspection
+ * stage (format sniff, UTF-8-aware text ratio, chi-square; docs/plaintext-inspection.md). Compressed and
+ * plaintext payloads are not encrypted; payloads under 32 bytes are too short to tell and count as not.
  */
 export function looksEncrypted(p: Uint8Array): boolean {
-  const n = Math.min(p.length, 256);
-  if (n < 32) return false;
-  const counts = new Uint16Array(256);
-  for (let i = 0; i < n; i++) counts[p[i]!]!++;
-  let h = 0;
-  for (let i = 0; i < 256; i++) {
-    const c = counts[i]!;
-    if (c > 0) {
-      const q = c / n;
-      h -= q * Math.log2(q);
-    }
-  }
-  // The maximum entropy of n samples is log2(n); random data of n bytes reaches ~log2(n) - 0.6.
-  return h > Math.min(7.2, Math.log2(n) - 0.9);
+  if (p.length < 32) return false;
+  return classifyPayload(p).cls === 'encrypted';
 }

@@ -47,6 +47,8 @@ export interface LookupRecord {
   tsMs: number;
   /** Asked over an encrypted or TCP transport (DNS over TCP), for information. */
   overTcp: boolean;
+  /** Smallest TTL (seconds) along the answer's chains to its addresses; absent without address answers. */
+  ttl?: number;
 }
 
 /** What the pipeline learnt about a LAN device. */
@@ -78,8 +80,24 @@ export interface HttpObservation {
   tsMs: number;
 }
 
+/**
+ * The first bytes a client sent on a flow that is neither TLS, QUIC, HTTP, DNS nor DHCP (for plaintext
+ * inspection): the start of the TCP stream, or one of the first UDP datagrams.
+ */
+export interface PayloadObservation {
+  clientId: string;
+  serverIp: string;
+  serverPort: number;
+  transport: Transport;
+  /** Names the client's DNS answers gave the server address when the flow started. */
+  dnsNames: string[];
+  payload: Uint8Array;
+  tsMs: number;
+}
+
 /** Callbacks through which the pipeline reports; every one is optional. */
 export interface PipelineObserver {
+  onPayload?(p: PayloadObservation): void;
   onFlow?(flow: FlowRecord): void;
   onLookup?(lookup: LookupRecord): void;
   onClient?(client: ClientObservation): void;
