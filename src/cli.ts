@@ -8,6 +8,9 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runAnalyze } from './commands/analyze.js';
 import { runBand } from './commands/band.js';
 import { runDemo } from './commands/demo.js';
+import { runReport } from './commands/report.js';
+import { runStart } from './commands/start.js';
+import { runStatus } from './commands/status.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -27,10 +30,17 @@ Commands:
                       --format table|json|csv   --out FILE   --partial (accept a file cut short)
   band scan|pair|sync|list|forget|export
                       the BLE side: scan, pair and sync bands locally (--simulate: simulated devices)
-  demo                analyze a bundled capture and sync simulated bands, on a throwaway data dir
+  start               the agent: live capture on the AP interface into SQLite, BLE sync, retention
+                      --config FILE --data-dir DIR --interface IF --listen HOST:PORT --safe
+                      (--replay FILE [--speed N]: feed a capture file through the live path instead)
+  report              what the agent has stored, in the analyze JSON contract
+                      --since DURATION|ISO --until ISO --client MAC|IP --format table|json|csv --out FILE
+  status              the agent's health: capture, packets, drops, database, BLE   --format table|json
+  demo                the agent on a throwaway data dir, fed the bundled capture; simulated bands
+                      --serve (keep running) --speed N (replay pace, 0 = full speed) --keep
   help                this text
 
-Every command takes --data-dir DIR (default ~/.bandguard or $BANDGUARD_DATA_DIR).
+Every command takes --config FILE and --data-dir DIR (default ~/.bandguard or $BANDGUARD_DATA_DIR).
 `;
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -43,6 +53,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await runBand(rest, io);
       case 'demo':
         return await runDemo(rest, io);
+      case 'start':
+        return await runStart(rest, io);
+      case 'report':
+        return await runReport(rest, io);
+      case 'status':
+        return await runStatus(rest, io);
       case undefined:
       case 'help':
       case '--help':

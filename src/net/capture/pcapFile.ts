@@ -36,6 +36,8 @@ export interface ReadCaptureOptions {
   signal?: AbortSignal;
   /** Bytes per read (default 1 MiB); tiny values exercise record reassembly across reads. */
   chunkSize?: number;
+  /** Awaited before every read from the file: lets a consumer pace the reader (replay at a given speed). */
+  beforeRead?: () => Promise<void> | void;
 }
 
 /** Extra findings beyond CaptureFileStats' required fields. */
@@ -133,6 +135,7 @@ class Window {
   constructor(
     private readonly src: ByteSource,
     private readonly chunkSize: number,
+    private readonly beforeRead?: () => Promise<void> | void,
   ) {
     this.buf = new Uint8Array(chunkSize);
   }
@@ -163,6 +166,7 @@ class Window {
         this.end = live;
       }
       const room = this.buf.length - this.end;
+      if (this.beforeRead) await this.beforeRead();
       const n = await this.src.read(this.buf, this.end, Math.min(room, this.chunkSize));
       if (n === 0) this.eof = true;
       this.end += n;
@@ -605,7 +609,7 @@ export async function readCaptureFile(
       src = gz;
       st.stats.compressed = true;
     }
-    const w = new Window(src, chunkSize);
+    const w = new Window(src, chunkSize, opts.beforeRead);
     await readStream(st, w, gz);
     return st.stats;
   } finally {
