@@ -4,6 +4,9 @@
 import { type CaptureFileStatsExt, readCaptureFile } from './capture/pcapFile.js';
 import { CaptureFormatError } from './capture/types.js';
 import { linkTypeName } from './decode/linkTypes.js';
+import type { PipelineObserver } from './flows/flowTypes.js';
+import { LeakInspector, type LeakInspectorOptions } from './inspect/inspector.js';
+import { teeObservers } from './inspect/tee.js';
 import { Pipeline, type PipelineOptions } from './pipeline.js';
 import { type AnalyzeReport, type ContactClassifier, ReportBuilder } from './report.js';
 
@@ -14,6 +17,11 @@ export interface AnalyzeOptions {
   classifier?: ContactClassifier | null;
   /** Extra observers (e.g. leak inspection) that see the same records as the report. */
   onBuilder?: (builder: ReportBuilder, pipeline: Pipeline) => void;
+  /**
+   * Plaintext inspection (leaks and events; src/net/inspect): on by default; `false` turns it off (the
+   * report then has empty `leaks` and `events`, as the benchmark's baseline does).
+   */
+  inspect?: boolean | LeakInspectorOptions;
   signal?: AbortSignal;
 }
 
@@ -27,7 +35,13 @@ export interface AnalyzeResult {
 
 export async function analyzeCaptures(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const builder = new ReportBuilder(opts.classifier ?? null);
-  const pipeline = new Pipeline(builder, opts.pipeline);
+  let observer: PipelineObserver = builder;
+  if (opts.inspect !== false) {
+    const inspector = new LeakInspector(typeof opts.inspect === 'object' ? opts.inspect : {});
+    builder.setLeakSource(inspector);
+    observer = teeObservers(builder, inspector);
+  }
+  const pipeline = new Pipeline(observer, opts.pipeline);
   opts.onBuilder?.(builder, pipeline);
   const files: CaptureFileStatsExt[] = [];
   for (const path of paths) {

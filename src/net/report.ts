@@ -130,6 +130,11 @@ export interface Classification {
   asOrganization: string | null;
 }
 
+/** Where the report's leaks and events come from (the plaintext inspection stage, src/net/inspect). */
+export interface LeakSource {
+  results(ctx: { contacts: ReportContact[]; clients: ReportClient[] }): { leaks: ReportLeak[]; events: ReportEvent[] };
+}
+
 export interface ContactClassifier {
   classify(name: string | null, serverIp: string, port: number, protocol: string, clientApps: string[]): Classification;
   /** Apps a client runs, inferred from the names it contacted and its user agents. */
@@ -213,8 +218,14 @@ export class ReportBuilder implements PipelineObserver {
   private readonly clients = new Map<string, ClientAgg>();
   private readonly lookups = new Map<string, LookupAgg>();
   readonly httpRequests: HttpObservation[] = [];
+  private leakSource: LeakSource | null = null;
 
   constructor(private readonly classifier: ContactClassifier | null = null) {}
+
+  /** Take the report's `leaks` and `events` from this source (without one they stay empty). */
+  setLeakSource(source: LeakSource | null): void {
+    this.leakSource = source;
+  }
 
   private client(id: string): ClientAgg {
     let c = this.clients.get(id);
@@ -416,7 +427,8 @@ export class ReportBuilder implements PipelineObserver {
       }))
       .sort((x, y) => x.id.localeCompare(y.id));
 
-    return { version: 1, capture, clients, contacts, lookups, leaks: [], events: [] };
+    const { leaks, events } = this.leakSource?.results({ contacts, clients }) ?? { leaks: [], events: [] };
+    return { version: 1, capture, clients, contacts, lookups, leaks, events };
   }
 }
 

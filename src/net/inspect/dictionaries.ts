@@ -1,0 +1,125 @@
+/**
+ * The dictionaries of the leak detectors, loaded from data/dictionaries (see SOURCES.md there): medical terms
+ * and measurements, PII field names with the leak kind each implies, and first names.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type LeakKind = 'health' | 'identity' | 'device' | 'location' | 'network' | 'credential' | 'other';
+export const LEAK_KINDS: readonly LeakKind[] = [
+  'health',
+  'identity',
+  'device',
+  'location',
+  'network',
+  'credential',
+  'other',
+];
+
+export interface MedicalTerm {
+  term: string;
+  measurement: boolean;
+  ambiguous: boolean;
+  forms: string[];
+}
+
+export interface PiiField {
+  kind: LeakKind;
+  term: string;
+  keys: string[];
+}
+
+export interface Dictionaries {
+  /** Normalised key (see normalizeKey) → medical term: every form, for keys and path segments. */
+  healthKeys: Map<string, MedicalTerm>;
+  /** Forms matched in free text: unambiguous terms, forms longer than four ASCII letters or with CJK. */
+  healthText: { form: string; lower: string; cjk: boolean; term: MedicalTerm }[];
+  /** Normalised key → PII field. */
+  piiKeys: Map<string, PiiField>;
+  /** Lower-cased first names. */
+  firstNames: Set<string>;
+  medicalTerms: MedicalTerm[];
+  piiFields: PiiField[];
+}
+
+export class DictionaryError extends Error {
+  override name = 'DictionaryError';
+}
+
+const CJK = /[\u3400-\u9fff]/;
+
+/** user_id, userId, user-id, "User ID" → "userid"; CJK characters are kept. */
+export function normalizeKey(k: string): string {
+  let out = '';
+  for (const ch of k.toLowerCase()) {
+    const c = ch.charCodeAt(0);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c > 0x2e7f) out += ch;
+  }
+  return out;
+}
+
+export function defaultDictionariesDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const candidate = join(dir, 'data', 'dictionaries');
+    try {
+      if (statSync(candidate).isDirectory()) return candidate;
+    } catch {
+      // not here; go up
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new DictionaryError('data/dictionaries not found above the module directory');
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new DictionaryError(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export function loadDictionaries(dir = defaultDictionariesDir()): Dictionaries {
+  const med = readJson(join(dir, 'medical.json')) as { terms?: MedicalTerm[] };
+  const pii = readJson(join(dir, 'pii-fields.json')) as { fields?: PiiField[] };
+  if (!Array.isArray(med.terms)) throw new DictionaryError('medical.json: no "terms" array');
+  if (!Array.isArray(pii.fields)) throw new DictionaryError('pii-fields.json: no "fields" array');
+  const healthKeys = new Map<string, MedicalTerm>();
+  const healthText: Dictionaries['healthText'] = [];
+  for (const t of med.terms) {
+    if (typeof t.term !== 'string' || !Array.isArray(t.forms)) throw new DictionaryError('medical.json: bad entry');
+    for (const f of t.forms) {
+      const k = normalizeKey(f);
+      if (k && !healthKeys.has(k)) healthKeys.set(k, t);
+      const cjk = CJK.test(f);
+      const asciiLetters = f.replace(/[^a-z]/gi, '').length;
+      if (!t.ambiguous && (cjk ? f.length >= 2 : asciiLetters > 4 || /[^\x20-\x7e]/.test(f))) {
+        healthText.push({ form: f, lower: f.toLowerCase(), cjk, term: t });
+      }
+    }
+  }
+  // Longest forms first, so that "deep sleep" wins over "sleep" and "血压计" over "血压".
+  healthText.sort((a, b) => b.lower.length - a.lower.length);
+  const piiKeys = new Map<string, PiiField>();
+  for (const f of pii.fields) {
+    for (const k of f.keys) piiKeys.set(normalizeKey(k), f);
+  }
+  const firstNames = new Set<string>();
+  for (const line of readFileSync(join(dir, 'first-names.txt'), 'utf8').split('\n')) {
+    const n = line.trim();
+    if (n && !n.startsWith('#')) firstNames.add(n.toLowerCase());
+  }
+  return { healthKeys, healthText, piiKeys, firstNames, medicalTerms: med.terms, piiFields: pii.fields };
+}
+
+let cached: Dictionaries | null = null;
+
+/** The shipped dictionaries, loaded once. */
+export function defaultDictionaries(): Dictionaries {
+  cached ??= loadDictionaries();
+  return cached;
+}

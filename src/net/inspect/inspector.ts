@@ -1,0 +1,218 @@
+/**
+ * LeakInspector: the plaintext-inspection stage of the pipeline. A PipelineObserver that scans every
+ * clear-text HTTP request (target, headers, decoded body) and the first client bytes of flows that are neither
+ * TLS, QUIC nor HTTP, aggregates the findings into the `leaks` of the analyze report — one per (client,
+ * name or server, kind, term, encoding) with a count — and keeps a compact timeline of flows and requests
+ * from which `events` are inferred (events.ts).
+ *
+ * Memory is bounded: MAX_LEAKS aggregates, MAX_MARKS flow and request marks (the oldest are kept: events
+ * need the starts of sessions; past the cap new marks are counted in `dropped`).
+ */
+import type { FlowRecord, HttpObservation, PayloadObservation, PipelineObserver } from '../flows/flowTypes.js';
+import type { LeakSource, ReportClient, ReportContact, ReportEvent, ReportLeak } from '../report.js';
+import { isLocalAddress } from '../report.js';
+import { type Finding, LeakDetector } from './detectors.js';
+import { type Dictionaries, defaultDictionaries } from './dictionaries.js';
+import {
+  type ContactFacts,
+  DEFAULT_EVENT_OPTIONS,
+  type EventOptions,
+  type FlowMark,
+  inferEvents,
+  type RequestMark,
+} from './events.js';
+import { classifyPayload } from './payloadClass.js';
+
+const MAX_LEAKS = 50_000;
+const MAX_MARKS = 200_000;
+
+interface LeakAgg {
+  client: string;
+  name: string | null;
+  serverIp: string;
+  port: number;
+  protocol: string;
+  kind: string;
+  term: string;
+  evidence: string;
+  encoding: string;
+  firstTsMs: number;
+  count: number;
+}
+
+export interface InspectorStats {
+  httpRequests: number;
+  payloads: number;
+  /** Payloads not scanned because they were encrypted (or compressed beyond decoding). */
+  payloadsEncrypted: number;
+  findings: number;
+  /** Marks or leaks not kept because a cap was reached. */
+  dropped: number;
+}
+
+export interface LeakInspectorOptions {
+  dictionaries?: Dictionaries;
+  events?: Partial<EventOptions>;
+  /** Scan traffic to LAN/multicast addresses too (off: leaks are about parties on the internet). */
+  includeLocal?: boolean;
+}
+
+function hostOnly(h: string | null): string | null {
+  if (!h) return null;
+  let n = h.toLowerCase();
+  if (n.startsWith('[')) return n.slice(1, n.indexOf(']') > 0 ? n.indexOf(']') : undefined);
+  const c = n.lastIndexOf(':');
+  if (c > 0 && n.indexOf(':') === c) n = n.slice(0, c);
+  return n.endsWith('.') ? n.slice(0, -1) : n;
+}
+
+export class LeakInspector implements PipelineObserver, LeakSource {
+  readonly stats: InspectorStats = { httpRequests: 0, payloads: 0, payloadsEncrypted: 0, findings: 0, dropped: 0 };
+  private readonly detector: LeakDetector;
+  private readonly leaks = new Map<string, LeakAgg>();
+  private readonly flows: FlowMark[] = [];
+  private readonly requests: RequestMark[] = [];
+  private readonly eventOpts: EventOptions;
+  private readonly includeLocal: boolean;
+
+  constructor(opts: LeakInspectorOptions = {}) {
+    this.detector = new LeakDetector(opts.dictionaries ?? defaultDictionaries());
+    this.eventOpts = { ...DEFAULT_EVENT_OPTIONS, ...opts.events };
+    this.includeLocal = opts.includeLocal ?? false;
+  }
+
+  onFlow(f: FlowRecord): void {
+    if (this.flows.length >= MAX_MARKS) {
+      this.stats.dropped++;
+      return;
+    }
+    if (f.protocol === 'dns' || f.protocol === 'mdns' || f.protocol === 'dhcp') return;
+    this.flows.push({
+      client: f.clientId,
+      name: f.sni ?? f.quicSni ?? f.httpHosts[0] ?? f.dnsNames[0] ?? null,
+      serverIp: f.serverIp,
+      port: f.serverPort,
+      tsMs: f.firstTsMs,
+      endMs: f.lastTsMs,
+      bytesOut: f.bytesOut,
+      packetsOut: f.packetsOut,
+    });
+  }
+
+  onHttpRequest(r: HttpObservation): void {
+    this.stats.httpRequests++;
+    if (!this.includeLocal && isLocalAddress(r.serverIp)) return;
+    const name = hostOnly(r.host);
+    const findings = this.detector.scanHttpRequest(r);
+    for (const f of findings) this.add(r.clientId, name, r.serverIp, r.serverPort, 'http', f, r.tsMs);
+    if (this.requests.length < MAX_MARKS) {
+      const q = r.target.indexOf('?');
+      const path = q < 0 ? r.target : r.target.slice(0, q);
+      // Health terms that the target itself reveals (path or query), not the body: what a passive observer
+      // learns from the request line alone.
+      const targetHealth = findings
+        .filter((f) => f.kind === 'health' && (f.evidence.startsWith(`${r.method} `) || f.evidence.startsWith('?')))
+        .map((f) => f.term);
+      this.requests.push({
+        client: r.clientId,
+        name,
+        serverIp: r.serverIp,
+        port: r.serverPort,
+        tsMs: r.tsMs,
+        method: r.method,
+        url: `${name ?? r.serverIp}${path.length > 80 ? `${path.slice(0, 79)}…` : path}`,
+        healthTerms: [...new Set(targetHealth)],
+      });
+    } else this.stats.dropped++;
+  }
+
+  onPayload(p: PayloadObservation): void {
+    this.stats.payloads++;
+    if (!this.includeLocal && isLocalAddress(p.serverIp)) return;
+    if (p.payload.length < 8) return;
+    if (classifyPayload(p.payload).cls === 'encrypted') {
+      this.stats.payloadsEncrypted++;
+      return;
+    }
+    for (const f of this.detector.scanPayload(p.payload)) {
+      this.add(p.clientId, p.dnsNames[0] ?? null, p.serverIp, p.serverPort, 'other', f, p.tsMs);
+    }
+  }
+
+  private add(
+    client: string,
+    name: string | null,
+    serverIp: string,
+    port: number,
+    protocol: string,
+    f: Finding,
+    ts: number,
+  ): void {
+    this.stats.findings++;
+    const key = `${client}\u0000${name ?? serverIp}\u0000${f.kind}\u0000${f.term}\u0000${f.encoding}`;
+    const a = this.leaks.get(key);
+    if (a) {
+      a.count++;
+      if (ts < a.firstTsMs) a.firstTsMs = ts;
+      return;
+    }
+    if (this.leaks.size >= MAX_LEAKS) {
+      this.stats.dropped++;
+      return;
+    }
+    this.leaks.set(key, {
+      client,
+      name,
+      serverIp,
+      port,
+      protocol,
+      kind: f.kind,
+      term: f.term,
+      evidence: f.evidence,
+      encoding: f.encoding,
+      firstTsMs: ts,
+      count: 1,
+    });
+  }
+
+  /** Leaks and events for the report, named and attributed with the classified contacts. */
+  results(ctx: { contacts: ReportContact[]; clients: ReportClient[] }): { leaks: ReportLeak[]; events: ReportEvent[] } {
+    const byEndpoint = new Map<string, ReportContact>();
+    const byName = new Map<string, ReportContact>();
+    for (const c of ctx.contacts) {
+      const k = `${c.client}\u0000${c.serverIp}\u0000${c.port}`;
+      if (!byEndpoint.has(k) || c.name) byEndpoint.set(k, c);
+      if (c.name) byName.set(`${c.client}\u0000${c.name}\u0000${c.serverIp}\u0000${c.port}`, c);
+    }
+    const appsOf = new Map(ctx.clients.map((c) => [c.id, c.apps]));
+    const leaks: ReportLeak[] = [...this.leaks.values()]
+      .map((a) => ({
+        client: a.client,
+        name: a.name ?? byEndpoint.get(`${a.client}\u0000${a.serverIp}\u0000${a.port}`)?.name ?? null,
+        serverIp: a.serverIp,
+        protocol: a.protocol,
+        kind: a.kind,
+        term: a.term,
+        evidence: a.evidence,
+        encoding: a.encoding,
+        firstSeen: new Date(Math.round(a.firstTsMs)).toISOString(),
+        count: a.count,
+      }))
+      .sort(
+        (x, y) =>
+          x.client.localeCompare(y.client) ||
+          x.firstSeen.localeCompare(y.firstSeen) ||
+          (x.name ?? x.serverIp).localeCompare(y.name ?? y.serverIp) ||
+          x.kind.localeCompare(y.kind) ||
+          x.term.localeCompare(y.term),
+      );
+    const factsOf = (client: string, name: string | null, serverIp: string, port: number): ContactFacts | null => {
+      const c =
+        (name ? byName.get(`${client}\u0000${name}\u0000${serverIp}\u0000${port}`) : undefined) ??
+        byEndpoint.get(`${client}\u0000${serverIp}\u0000${port}`);
+      return c ? { app: c.app, party: c.party, role: c.role, name: c.name } : null;
+    };
+    const events = inferEvents(this.flows, this.requests, factsOf, (c) => appsOf.get(c) ?? [], this.eventOpts);
+    return { leaks, events };
+  }
+}
