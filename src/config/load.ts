@@ -161,18 +161,22 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-/** The known key closest to an unknown one, if it is close enough to be a typo. */
+/** The known key closest to an unknown one (among its siblings), if it is close enough to be a typo. */
 function suggest(path: string, known: string[]): string | null {
+  const parent = path.includes('.') ? path.slice(0, path.lastIndexOf('.') + 1) : '';
+  const key = path.slice(parent.length).toLowerCase();
   let best: string | null = null;
   let bestD = Number.POSITIVE_INFINITY;
   for (const k of known) {
-    const d = editDistance(path.toLowerCase(), k.toLowerCase());
+    if (!k.startsWith(parent) || k.slice(parent.length).includes('.')) continue;
+    const d = editDistance(key, k.slice(parent.length).toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = k;
     }
   }
-  return best !== null && bestD <= Math.max(2, Math.floor(path.length / 4)) ? best : null;
+  const longest = Math.max(key.length, (best ?? '').length - parent.length);
+  return best !== null && bestD <= Math.max(2, Math.floor(longest / 2)) ? best : null;
 }
 
 function describeValue(v: unknown): string {

@@ -128,7 +128,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .refine((r) => r.aggregateDays >= r.detailDays, {
-      error: 'aggregateDays must be at least detailDays',
+      error: 'must be at least retention.detailDays',
       path: ['aggregateDays'],
     }),
   ble: z
@@ -169,7 +169,7 @@ export interface ConfigLeaf {
 export function envNameOf(path: string): string {
   return `BANDGUARD_${path
     .split('.')
-    .map((seg) => seg.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .map((seg) => seg.replace(/([a-z0-9])([A-Z])(?=[a-z])/g, '$1_$2').toUpperCase())
     .join('_')}`;
 }
 
