@@ -1,0 +1,572 @@
+/**
+ * The firewall plan (PURE: no I/O, no clock — `now` is an input): the policy, the addresses that DNS answers
+ * gave for names so far, and the known clients → ipset sets and the agent's own iptables/ip6tables chains,
+ * rendered as deterministic `ipset restore` and `iptables-restore --noflush` text, plus dnsmasq lines.
+ *
+ * Layout (per family; `-4` sets are `family inet`, `-6` sets `family inet6`; all `hash:ip` with per-entry
+ * timeouts):
+ *
+ *   FORWARD ─(one hook, inserted first)─▶ BANDGUARD-FWD
+ *     -m mac --mac-source <phone> -g BANDGUARD-<PHONE>      one line per phone that has entries of its own
+ *     [allow set of everyone]      → RETURN
+ *     [block set of everyone]      → BANDGUARD-REJECT
+ *     [anti-bypass rules]          (when something is blocked for everyone)
+ *   BANDGUARD-<PHONE>  (entered by goto, so RETURN leaves BANDGUARD-FWD altogether)
+ *     [phone's allow set] → RETURN, [phone's block set] → REJECT, [everyone's allow] → RETURN,
+ *     [everyone's block] → REJECT, [anti-bypass rules]
+ *   BANDGUARD-REJECT: TCP gets a reset, everything else an ICMP port-unreachable, so a blocked connection
+ *     fails at once instead of timing out. Every protocol is rejected (QUIC to a blocked address included).
+ *   INPUT ─▶ BANDGUARD-IN (only when the hub is the phones' resolver and DoT blocking is on): DoT/DoQ to the
+ *     hub itself is rejected so phones stay on plain DNS that the capture can read.
+ *
+ * The number of rules depends on the number of phones with entries of their own and on the anti-bypass
+ * switches, never on the number of blocked domains or addresses: membership lives in the sets.
+ *
+ * Why per-phone sets + `-m mac` instead of one `hash:ip,mac` set: `hash:ip,mac` (and `hash:mac`) are
+ * optional kernel modules (CONFIG_IP_SET_HASH_IPMAC) that several kernels lack, while `hash:ip` and the
+ * `mac` match are everywhere. Matching the source MAC in FORWARD works for traffic that arrives on the AP
+ * interface (routed, or bridged with br_netfilter), and it follows the phone through IP changes.
+ */
+import { createHash } from 'node:crypto';
+import { bypassDnsmasqLines, type Collateral, dohAddresses, findCollateral, isDohHost } from './bypass.js';
+import type { BlockEntry, FirewallSettings, ObservedAddress, PartyLookup } from './policy.js';
+import { PolicyMatcher } from './policy.js';
+import { isMac, normalizeIp, normalizeMac } from './validate.js';
+
+export const CHAIN_FWD = 'BANDGUARD-FWD';
+export const CHAIN_IN = 'BANDGUARD-IN';
+export const CHAIN_REJECT = 'BANDGUARD-REJECT';
+export const SET_PREFIX = 'bandguard-';
+export const CHAIN_PREFIX = 'BANDGUARD-';
+
+export type Family = 4 | 6;
+export type SetRole = 'block-all' | 'allow-all' | 'block-client' | 'allow-client' | 'doh';
+
+export interface SetEntry {
+  address: string;
+  /** Seconds; 0 = permanent. */
+  timeout: number;
+}
+
+export interface PlannedSet {
+  name: string;
+  family: Family;
+  role: SetRole;
+  client: string | null;
+  /** Default entry timeout of the set (seconds): what dnsmasq-added entries get. */
+  timeout: number;
+  maxElements: number;
+  entries: SetEntry[];
+  /**
+   * What feeds the set: `+key` for entries that put names in, `-key` for entries that keep names out. Used by
+   * apply to tell a set that only grew (live entries are carried over) from one that shrank (rebuilt).
+   */
+  sources: string[];
+}
+
+export interface Hook {
+  chain: 'FORWARD' | 'INPUT';
+  target: string;
+}
+
+export interface PlannedChain {
+  name: string;
+  /** Rules in the canonical form `iptables -S` prints them (`-A NAME …`). */
+  rules: string[];
+}
+
+export interface FamilyRules {
+  chains: PlannedChain[];
+  hooks: Hook[];
+}
+
+export interface PlanStats {
+  entries: number;
+  clients: number;
+  names: number;
+  addresses4: number;
+  addresses6: number;
+  rules: number;
+}
+
+export interface FirewallPlan {
+  /** Hash of the desired state (sets with members, rules, hooks, dnsmasq lines); timeouts left out. */
+  hash: string;
+  sets: PlannedSet[];
+  v4: FamilyRules;
+  v6: FamilyRules;
+  /** Lines for a dnsmasq conf file (ipset=, address=) when the hub runs dnsmasq. */
+  dnsmasq: string[];
+  collateral: Collateral[];
+  /** Entries that cannot be enforced yet, and similar notes for the preview. */
+  warnings: string[];
+  stats: PlanStats;
+}
+
+export interface PlanInput {
+  entries: readonly BlockEntry[];
+  settings: FirewallSettings;
+  parties: PartyLookup | null;
+  observed: readonly ObservedAddress[];
+  /** Known clients: MAC ↔ IP (from the network store and the capture). */
+  clients: readonly { mac: string; ip: string }[];
+  /** Epoch ms. */
+  now: number;
+}
+
+/** The 12 hex digits of a MAC, for set and chain names. */
+function macKey(mac: string): string {
+  return mac.replace(/:/g, '');
+}
+
+export function clientChainName(mac: string): string {
+  return `${CHAIN_PREFIX}${macKey(mac).toUpperCase()}`;
+}
+
+export function setName(role: SetRole, family: Family, mac?: string): string {
+  switch (role) {
+    case 'block-all':
+      return `${SET_PREFIX}all-${family}`;
+    case 'allow-all':
+      return `${SET_PREFIX}allow-${family}`;
+    case 'doh':
+      return `${SET_PREFIX}doh-${family}`;
+    case 'block-client':
+      return `${SET_PREFIX}${macKey(mac ?? '')}-${family}`;
+    case 'allow-client':
+      return `${SET_PREFIX}${macKey(mac ?? '')}-a${family}`;
+  }
+}
+
+function entryKey(e: BlockEntry): string {
+  return `${e.kind}:${e.target}`;
+}
+
+/** Compares IP texts of one family numerically (stable, deterministic order for rendering). */
+function addressKey(a: string): string {
+  if (a.includes(':')) {
+    const [head = '', tail] = a.split('::');
+    const h = head === '' ? [] : head.split(':');
+    const t = tail === undefined || tail === '' ? [] : tail.split(':');
+    const fill = tail === undefined ? 0 : 8 - h.length - t.length;
+    return [...h, ...new Array<string>(Math.max(0, fill)).fill('0'), ...t].map((g) => g.padStart(4, '0')).join('');
+  }
+  return a
+    .split('.')
+    .map((o) => o.padStart(3, '0'))
+    .join('');
+}
+
+function sortEntries(m: Map<string, number>): SetEntry[] {
+  return [...m.entries()]
+    .map(([address, timeout]) => ({ address, timeout, k: addressKey(address) }))
+    .sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0))
+    .map(({ address, timeout }) => ({ address, timeout }));
+}
+
+function put(m: Map<string, number>, address: string, timeout: number): void {
+  const cur = m.get(address);
+  if (cur === undefined || (cur !== 0 && (timeout === 0 || timeout > cur))) m.set(address, timeout);
+}
+
+function rejectRules(family: Family): string[] {
+  return [
+    `-A ${CHAIN_REJECT} -p tcp -j REJECT --reject-with tcp-reset`,
+    `-A ${CHAIN_REJECT} -j REJECT --reject-with ${family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`,
+  ];
+}
+
+function bypassRules(chain: string, family: Family, s: FirewallSettings): string[] {
+  const b = s.bypass;
+  const out: string[] = [];
+  const R = `-j ${CHAIN_REJECT}`;
+  if (b.dot) {
+    out.push(`-A ${chain} -p tcp -m tcp --dport 853 ${R}`, `-A ${chain} -p udp -m udp --dport 853 ${R}`);
+  }
+  if (b.doh) {
+    const set = setName('doh', family);
+    out.push(
+      `-A ${chain} -p tcp -m set --match-set ${set} dst ${R}`,
+      `-A ${chain} -p udp -m set --match-set ${set} dst -m udp --dport 443 ${R}`,
+    );
+  }
+  if (b.quic) out.push(`-A ${chain} -p udp -m udp --dport 443 ${R}`);
+  if (b.foreignDns) {
+    out.push(`-A ${chain} -p udp -m udp --dport 53 ${R}`, `-A ${chain} -p tcp -m tcp --dport 53 ${R}`);
+  }
+  return out;
+}
+
+/** Builds the plan. Pure and deterministic for a given input. */
+export function buildPlan(input: PlanInput): FirewallPlan {
+  const { settings: s, now } = input;
+  const warnings: string[] = [];
+
+  // Clients: IP → MAC (most recent first wins), and the entries' client keys resolved to MACs.
+  const macOfIp = new Map<string, string>();
+  for (const c of input.clients) {
+    try {
+      const ip = normalizeIp(c.ip).ip;
+      if (!macOfIp.has(ip)) macOfIp.set(ip, normalizeMac(c.mac));
+    } catch {
+      // not a usable client row
+    }
+  }
+  const entries: BlockEntry[] = [];
+  for (const e of input.entries) {
+    if (e.client === null || isMac(e.client)) {
+      entries.push(e);
+      continue;
+    }
+    const mac = macOfIp.get(e.client);
+    if (mac === undefined) {
+      warnings.push(
+        `entry ${e.id} (${e.action} ${e.kind} ${e.target}) is for client ${e.client}, which has not been seen yet: it applies once the phone with that address shows up`,
+      );
+      continue;
+    }
+    entries.push({ ...e, client: mac });
+  }
+  const matcher = new PolicyMatcher(entries, input.parties);
+  const clientMacs = matcher.clients();
+  const clientOf = (id: string): string => (isMac(id) ? id.toLowerCase() : (macOfIp.get(id) ?? id));
+
+  // Addresses per name (latest expiry), dropping expired and malformed observations.
+  const byName = new Map<string, Map<string, number>>();
+  for (const o of input.observed) {
+    if (o.expiresAt <= now) continue;
+    let addr: string;
+    try {
+      addr = normalizeIp(o.address).ip;
+    } catch {
+      continue;
+    }
+    let m = byName.get(o.name);
+    if (!m) {
+      m = new Map();
+      byName.set(o.name, m);
+    }
+    const prev = m.get(addr);
+    if (prev === undefined || o.expiresAt > prev) m.set(addr, o.expiresAt);
+  }
+  const timeoutOf = (expiresAt: number) => Math.max(1, Math.min(s.ttlMaxSec, Math.ceil((expiresAt - now) / 1000)));
+
+  const globalBlocks = matcher.clientHas(null, 'block');
+  const globalAllows = matcher.clientHas(null, 'allow');
+  type Bucket = { 4: Map<string, number>; 6: Map<string, number> };
+  const bucket = (): Bucket => ({ 4: new Map(), 6: new Map() });
+  const blockAll = bucket();
+  const allowAll = bucket();
+  const blockClient = new Map<string, Bucket>();
+  const allowClient = new Map<string, Bucket>();
+  for (const mac of clientMacs) {
+    if (matcher.clientHas(mac, 'block')) blockClient.set(mac, bucket());
+    if (matcher.clientHas(mac, 'allow')) allowClient.set(mac, bucket());
+  }
+  const doh = bucket();
+  if (s.bypass.doh) {
+    for (const f of [4, 6] as const) for (const a of dohAddresses(f)) put(doh[f], a, 0);
+  }
+
+  const fill = (b: Bucket, addrs: Map<string, number>) => {
+    for (const [a, exp] of addrs) put(b[a.includes(':') ? 6 : 4], a, timeoutOf(exp));
+  };
+  for (const [name, addrs] of byName) {
+    const g = matcher.decideIn(null, name);
+    if (g?.action === 'block') fill(blockAll, addrs);
+    else if (g?.action === 'allow') fill(allowAll, addrs);
+    for (const mac of clientMacs) {
+      const d = matcher.decideIn(mac, name);
+      if (!d) continue;
+      const b = d.action === 'block' ? blockClient.get(mac) : allowClient.get(mac);
+      if (b) fill(b, addrs);
+    }
+    if (s.bypass.doh && isDohHost(name)) fill(doh, addrs);
+  }
+
+  // Sources of each set (for apply's grow/replace decision).
+  const keysOf = (client: string | null, action: 'block' | 'allow') =>
+    entries
+      .filter((e) => e.client === client && e.action === action)
+      .map(entryKey)
+      .sort();
+  const blockSources = (client: string | null) => [
+    ...keysOf(client, 'block').map((k) => `+${k}`),
+    ...keysOf(client, 'allow').map((k) => `-${k}`),
+  ];
+  const allowSources = (client: string | null) => keysOf(client, 'allow').map((k) => `+${k}`);
+
+  const sets: PlannedSet[] = [];
+  const mk = (role: SetRole, f: Family, client: string | null, m: Map<string, number>, sources: string[]) => {
+    sets.push({
+      name: setName(role, f, client ?? undefined),
+      family: f,
+      role,
+      client,
+      timeout: s.ttlFloorSec,
+      maxElements: s.maxElements,
+      entries: sortEntries(m),
+      sources,
+    });
+  };
+  for (const f of [4, 6] as const) {
+    mk('block-all', f, null, blockAll[f], blockSources(null));
+    if (globalAllows) mk('allow-all', f, null, allowAll[f], allowSources(null));
+    for (const mac of clientMacs) {
+      const b = blockClient.get(mac);
+      if (b) mk('block-client', f, mac, b[f], blockSources(mac));
+      const a = allowClient.get(mac);
+      if (a) mk('allow-client', f, mac, a[f], allowSources(mac));
+    }
+    if (s.bypass.doh) mk('doh', f, null, doh[f], ['+doh']);
+  }
+  sets.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+
+  const bypassOn = s.bypass.dot || s.bypass.doh || s.bypass.quic || s.bypass.foreignDns;
+  const family = (f: Family): FamilyRules => {
+    const fwd: string[] = [];
+    const chains: PlannedChain[] = [];
+    const match = (set: string, target: string, chain: string) =>
+      `-A ${chain} -m set --match-set ${set} dst -j ${target}`;
+    for (const mac of clientMacs) {
+      const chain = clientChainName(mac);
+      fwd.push(`-A ${CHAIN_FWD} -m mac --mac-source ${mac} -g ${chain}`);
+      const rules: string[] = [];
+      if (allowClient.has(mac)) rules.push(match(setName('allow-client', f, mac), 'RETURN', chain));
+      if (blockClient.has(mac)) rules.push(match(setName('block-client', f, mac), CHAIN_REJECT, chain));
+      if (globalAllows) rules.push(match(setName('allow-all', f), 'RETURN', chain));
+      rules.push(match(setName('block-all', f), CHAIN_REJECT, chain));
+      if (bypassOn && (globalBlocks || blockClient.has(mac))) rules.push(...bypassRules(chain, f, s));
+      chains.push({ name: chain, rules });
+    }
+    if (globalAllows) fwd.push(match(setName('allow-all', f), 'RETURN', CHAIN_FWD));
+    fwd.push(match(setName('block-all', f), CHAIN_REJECT, CHAIN_FWD));
+    if (bypassOn && globalBlocks) fwd.push(...bypassRules(CHAIN_FWD, f, s));
+    const hooks: Hook[] = [{ chain: 'FORWARD', target: CHAIN_FWD }];
+    const all: PlannedChain[] = [
+      { name: CHAIN_FWD, rules: fwd },
+      ...chains,
+      { name: CHAIN_REJECT, rules: rejectRules(f) },
+    ];
+    const anyBlocks = globalBlocks || blockClient.size > 0;
+    if (s.hubResolver && s.bypass.dot && anyBlocks) {
+      all.push({
+        name: CHAIN_IN,
+        rules: [
+          `-A ${CHAIN_IN} -p tcp -m tcp --dport 853 -j REJECT --reject-with tcp-reset`,
+          `-A ${CHAIN_IN} -p udp -m udp --dport 853 -j REJECT --reject-with ${f === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable'}`,
+        ],
+      });
+      hooks.push({ chain: 'INPUT', target: CHAIN_IN });
+    }
+    all.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    return { chains: all, hooks };
+  };
+  const v4 = family(4);
+  const v6 = family(6);
+
+  const dnsmasq = dnsmasqLines(matcher, entries, s);
+  const observedForCollateral = input.observed.filter((o) => o.expiresAt > now);
+  const collateral = findCollateral(matcher, observedForCollateral, clientOf);
+
+  const hash = createHash('sha256')
+    .update(
+      JSON.stringify({
+        sets: sets.map((x) => [x.name, x.family, x.timeout, x.maxElements, x.entries.map((e) => e.address)]),
+        v4,
+        v6,
+        dnsmasq,
+      }),
+    )
+    .digest('hex');
+  const count = (set: PlannedSet[], f: Family) =>
+    new Set(set.filter((x) => x.family === f && x.role !== 'doh').flatMap((x) => x.entries.map((e) => e.address))).size;
+  return {
+    hash,
+    sets,
+    v4,
+    v6,
+    dnsmasq,
+    collateral,
+    warnings,
+    stats: {
+      entries: input.entries.length,
+      clients: clientMacs.length,
+      names: byName.size,
+      addresses4: count(sets, 4),
+      addresses6: count(sets, 6),
+      rules: v4.chains.reduce((n, c) => n + c.rules.length, 0) + v4.hooks.length,
+    },
+  };
+}
+
+/**
+ * dnsmasq lines. `ipset=/domain/sets…` for every domain an entry stands for (domains, and the knowledge-base
+ * suffixes of organizations and roles); each line lists the sets of EVERY entry that covers the domain,
+ * because dnsmasq uses only the most specific matching line. Sinkhole mode adds `address=/d/0.0.0.0` and
+ * `address=/d/::` for names blocked for everyone (dnsmasq cannot answer per client), and
+ * `server=/d/#` for allow exceptions below them (more specific lines win in dnsmasq).
+ */
+function dnsmasqLines(matcher: PolicyMatcher, entries: readonly BlockEntry[], s: FirewallSettings): string[] {
+  const setsFor = new Map<string, Set<string>>(); // domain → sets
+  const own = new Map<string, BlockEntry[]>(); // domain → entries standing for it
+  for (const e of entries) {
+    for (const d of matcher.domainsOf(e)) {
+      const l = own.get(d);
+      if (l) l.push(e);
+      else own.set(d, [e]);
+    }
+  }
+  const domains = [...own.keys()].sort();
+  for (const d of domains) {
+    const sets = new Set<string>();
+    // Every entry whose domain is d or a parent of d contributes its sets (dnsmasq picks the longest match).
+    let from = 0;
+    for (;;) {
+      const suffix = from === 0 ? d : d.slice(from);
+      for (const e of own.get(suffix) ?? []) {
+        // Allow exceptions put addresses in the allow set; a block entry of the same scope under an allow
+        // of that scope would be overridden anyway by the rule order.
+        const role =
+          e.client === null
+            ? e.action === 'block'
+              ? 'block-all'
+              : 'allow-all'
+            : e.action === 'block'
+              ? 'block-client'
+              : 'allow-client';
+        sets.add(setName(role, 4, e.client ?? undefined));
+        sets.add(setName(role, 6, e.client ?? undefined));
+      }
+      const dot = d.indexOf('.', from);
+      if (dot < 0) break;
+      from = dot + 1;
+    }
+    setsFor.set(d, sets);
+  }
+  const lines: string[] = ['# generated by bandguard (src/firewall/plan.ts); edits are overwritten'];
+  for (const d of domains) {
+    const sets = [...(setsFor.get(d) ?? [])].sort();
+    if (sets.length > 0) lines.push(`ipset=/${d}/${sets.join(',')}`);
+  }
+  if (s.dnsMode === 'sinkhole') {
+    for (const d of domains) {
+      const g = matcher.decideIn(null, d);
+      if (g?.action === 'block') lines.push(`address=/${d}/0.0.0.0`, `address=/${d}/::`);
+      else if (g?.action === 'allow') lines.push(`server=/${d}/#`);
+    }
+  }
+  lines.push(...bypassDnsmasqLines({ canary: s.bypass.canary, doh: s.bypass.doh }));
+  return lines;
+}
+
+/** What apply knows about the live state of one family, to render a restore that converges to the plan. */
+export interface LiveFamily {
+  /** Our chains that exist now (BANDGUARD-*). */
+  chains: string[];
+  /** How many times each of our hooks is present now, keyed `FORWARD BANDGUARD-FWD`. */
+  hooks: Record<string, number>;
+}
+
+export const EMPTY_LIVE: LiveFamily = { chains: [], hooks: {} };
+
+/**
+ * `iptables-restore --noflush` text that makes the live state equal to the plan for one family: our chains
+ * are declared (which creates or flushes them), filled, our hooks inserted once (first in their built-in
+ * chain) or de-duplicated, and our chains that the plan no longer has are emptied and deleted. Other
+ * rules and chains are never named, so they are never touched.
+ */
+export function renderIptablesRestore(rules: FamilyRules, live: LiveFamily = EMPTY_LIVE): string {
+  const out: string[] = ['*filter'];
+  for (const c of rules.chains) out.push(`:${c.name} - [0:0]`);
+  for (const c of rules.chains) out.push(...c.rules);
+  const wanted = new Set(rules.hooks.map((h) => `${h.chain} ${h.target}`));
+  const hookKeys = new Set([...wanted, ...Object.keys(live.hooks)]);
+  for (const key of [...hookKeys].sort()) {
+    const [chain, target] = key.split(' ') as [string, string];
+    const have = live.hooks[key] ?? 0;
+    const want = wanted.has(key) ? 1 : 0;
+    for (let i = have; i > want; i--) out.push(`-D ${chain} -j ${target}`);
+    if (have === 0 && want === 1) out.push(`-I ${chain} 1 -j ${target}`);
+  }
+  const planned = new Set(rules.chains.map((c) => c.name));
+  const stale = live.chains.filter((c) => !planned.has(c)).sort();
+  // Stale chains may reference each other (a client chain jumps to BANDGUARD-REJECT): flush all, then delete.
+  for (const c of stale) out.push(`-F ${c}`);
+  for (const c of stale) out.push(`-X ${c}`);
+  out.push('COMMIT', '');
+  return out.join('\n');
+}
+
+/** `iptables-restore --noflush` text that removes all of ours (for `off`). */
+export function renderIptablesRemoval(live: LiveFamily): string {
+  return renderIptablesRestore({ chains: [], hooks: [] }, live);
+}
+
+function createLine(set: PlannedSet, name: string): string {
+  return `create ${name} hash:ip family ${set.family === 4 ? 'inet' : 'inet6'} hashsize 1024 maxelem ${set.maxElements} timeout ${set.timeout}`;
+}
+
+/** Suffix of the staging copy of a set (filled, then swapped in atomically). */
+export const STAGING_SUFFIX = '.n';
+
+/**
+ * `ipset restore` text (run with `-exist`) that creates every planned set if missing and fills a staging
+ * copy of it (`<name>.n`) with the planned entries plus `carry` (live entries kept because the set only
+ * grew). The swap is a separate step (renderIpsetSwap) so that apply can test the rules in between.
+ */
+export function renderIpsetStage(
+  sets: readonly PlannedSet[],
+  carry: ReadonlyMap<string, readonly SetEntry[]> = new Map(),
+): string {
+  const out: string[] = [];
+  for (const set of sets) {
+    const staging = `${set.name}${STAGING_SUFFIX}`;
+    out.push(createLine(set, set.name), createLine(set, staging), `flush ${staging}`);
+    const merged = new Map<string, number>();
+    for (const e of carry.get(set.name) ?? []) merged.set(e.address, e.timeout);
+    for (const e of set.entries) put(merged, e.address, e.timeout);
+    const entries = carry.has(set.name) ? sortEntries(merged) : set.entries;
+    for (const e of entries) out.push(`add ${staging} ${e.address} timeout ${e.timeout}`);
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+/** `ipset restore` text that swaps every staged set in (atomic per set). */
+export function renderIpsetSwap(sets: readonly PlannedSet[]): string {
+  return `${sets.map((s) => `swap ${s.name}${STAGING_SUFFIX} ${s.name}`).join('\n')}\n`;
+}
+
+/** The whole ipset side of a fresh apply, for previews and golden files: stage, swap, drop the staging copies. */
+export function renderIpsetRestore(plan: FirewallPlan): string {
+  return (
+    renderIpsetStage(plan.sets) +
+    renderIpsetSwap(plan.sets) +
+    plan.sets.map((s) => `destroy ${s.name}${STAGING_SUFFIX}`).join('\n') +
+    '\n'
+  );
+}
+
+/** Human-readable preview of a plan (the `rules` command and the API's rules preview). */
+export function renderPreview(plan: FirewallPlan): string {
+  const lines: string[] = [];
+  lines.push(`# plan ${plan.hash.slice(0, 16)}`);
+  lines.push(
+    `# ${plan.stats.entries} entries, ${plan.stats.clients} phones with their own entries, ${plan.stats.names} names seen, ` +
+      `${plan.stats.addresses4} IPv4 + ${plan.stats.addresses6} IPv6 addresses blocked, ${plan.stats.rules} rules per family`,
+  );
+  for (const w of plan.warnings) lines.push(`# warning: ${w}`);
+  for (const c of plan.collateral) {
+    lines.push(
+      c.effect === 'blocked'
+        ? `# collateral: ${c.client} uses ${c.affectedName}, which shares ${c.address} with blocked ${c.blockedNames.join(', ')}: it is blocked too`
+        : `# collateral: ${c.client}: allowed ${c.affectedName} shares ${c.address} with ${c.blockedNames.join(', ')}, which stays reachable there`,
+    );
+  }
+  lines.push('', '## ipset restore -exist', renderIpsetRestore(plan));
+  lines.push('## iptables-restore --noflush', renderIptablesRestore(plan.v4));
+  lines.push('## ip6tables-restore --noflush', renderIptablesRestore(plan.v6));
+  lines.push('## dnsmasq (conf-file)', ...plan.dnsmasq, '');
+  return lines.join('\n');
+}
