@@ -1,9 +1,18 @@
 /** `bandguard analyze FILE...` */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { type Io, parseCommandArgs, UsageError, writeOutput } from '../cli.js';
 import { analyzeFiles } from '../net/analyze.js';
 import { CaptureFormatError } from '../net/capture/types.js';
-import { defaultClassifier } from '../net/classify/classifier.js';
+import { defaultClassifier, KnowledgeClassifier } from '../net/classify/classifier.js';
+import { defaultPartiesKnowledgeBase } from '../net/classify/parties.js';
 import { formatCsv, formatTable } from '../net/format.js';
+import { RdapBootstrap } from '../net/geo/bootstrap.js';
+import { enrichContacts, GeoService } from '../net/geo/geoService.js';
+import { MmdbFile, MmdbFormatError } from '../net/geo/mmdb.js';
+import { OwnerCache } from '../net/geo/ownerCache.js';
+import { RdapClient } from '../net/geo/rdap.js';
+import { openDatabase } from '../store/db.js';
 
 const FORMATS = ['table', 'json', 'csv'] as const;
 
@@ -12,6 +21,9 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
     format: { type: 'string', default: 'table' },
     out: { type: 'string' },
     partial: { type: 'boolean', default: false },
+    mmdb: { type: 'string', multiple: true },
+    rdap: { type: 'boolean', default: false },
+    'rdap-wait': { type: 'string', default: '10' },
     'data-dir': { type: 'string' },
     config: { type: 'string' },
   });
@@ -20,9 +32,56 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
     throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got '${format}')`);
   }
   if (positionals.length === 0) throw new UsageError('analyze needs at least one capture file');
+  const rdapWait = Number(values['rdap-wait']);
+  if (!Number.isFinite(rdapWait) || rdapWait < 0 || rdapWait > 3600) {
+    throw new UsageError(`--rdap-wait must be a number of seconds from 0 to 3600 (got '${values['rdap-wait']}')`);
+  }
+  const mmdbPaths = (values.mmdb as string[] | undefined) ?? [];
+  const mmdb: MmdbFile[] = [];
+  for (const p of mmdbPaths) {
+    try {
+      mmdb.push(MmdbFile.open(p));
+    } catch (err) {
+      if (err instanceof MmdbFormatError) {
+        io.stderr(`bandguard: --mmdb: ${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+  }
+  // Offline by default: the bundled country database (and --mmdb files). With --rdap, owners of the servers
+  // are asked of the registries after the analysis, cached in the data dir's database.
+  let geo: GeoService | null = null;
+  let cacheDb: ReturnType<typeof openDatabase> | null = null;
+  if (mmdb.length > 0 || values.rdap === true) {
+    const bootstrap = values.rdap === true ? rdapBootstrap() : null;
+    if (bootstrap) {
+      const dataDir =
+        (values['data-dir'] as string | undefined) ?? process.env.BANDGUARD_DATA_DIR ?? join(homedir(), '.bandguard');
+      cacheDb = openDatabase(join(dataDir, 'bandguard.db'));
+    }
+    geo = new GeoService({
+      mmdb,
+      cache: cacheDb ? new OwnerCache(cacheDb) : null,
+      rdap: bootstrap ? new RdapClient({ bootstrap }) : null,
+    });
+  }
   let report: Awaited<ReturnType<typeof analyzeFiles>>;
   try {
-    report = await analyzeFiles(positionals, { partial: values.partial === true, classifier: defaultClassifier() });
+    const classifier = geo ? new KnowledgeClassifier(defaultPartiesKnowledgeBase(), geo) : defaultClassifier();
+    report = await analyzeFiles(positionals, { partial: values.partial === true, classifier });
+    if (geo?.online) {
+      io.stderr(`bandguard: RDAP: asking the registries who runs the servers (waiting at most ${rdapWait} s)\n`);
+      const r = await enrichContacts(report.contacts, geo, rdapWait * 1000);
+      const asked = r.resolved + r.failed + r.unfinished;
+      io.stderr(
+        `bandguard: RDAP: ${r.known} owner(s) already cached, ${asked} asked: ${r.resolved} answered, ${r.failed} failed` +
+          (r.unfinished > 0
+            ? `, ${r.unfinished} unanswered after ${(r.elapsedMs / 1000).toFixed(1)} s (left out)`
+            : '') +
+          ` (${r.contactsFilled} contact(s) filled)\n`,
+      );
+    }
   } catch (err) {
     if (err instanceof CaptureFormatError) {
       io.stderr(`bandguard: ${err.message}\n`);
@@ -34,6 +93,9 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
       return 2;
     }
     throw err;
+  } finally {
+    geo?.close();
+    cacheDb?.close();
   }
   const text =
     format === 'json'
@@ -44,4 +106,16 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
   writeOutput(values.out as string | undefined, text, io);
   if (values.out) io.stderr(`bandguard: wrote ${format} report to ${values.out}\n`);
   return 0;
+}
+
+/**
+ * The IANA registry copy that ships with bandguard; BANDGUARD_RDAP_URL (an http(s) base URL) sends every
+ * query to one server instead, e.g. a local RDAP mirror or proxy.
+ */
+function rdapBootstrap(): RdapBootstrap {
+  const url = process.env.BANDGUARD_RDAP_URL;
+  if (!url) return RdapBootstrap.shipped();
+  if (!/^https?:\/\/[^\s]+$/i.test(url))
+    throw new UsageError(`BANDGUARD_RDAP_URL must be an http(s) URL (got '${url}')`);
+  return new RdapBootstrap([], [url.endsWith('/') ? url : `${url}/`]);
 }

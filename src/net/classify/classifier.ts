@@ -6,6 +6,7 @@
  * vendor domains it contacts —, `third` = anyone else on the internet, `local` = LAN and multicast,
  * `unknown` = no name and no owner known.
  */
+import { type GeoInfo, GeoService } from '../geo/geoService.js';
 import type { Classification, ContactClassifier } from '../report.js';
 import { isLocalAddress } from '../report.js';
 import { registrableDomain } from './domain.js';
@@ -15,8 +16,37 @@ import { defaultPartiesKnowledgeBase, type PartiesKnowledgeBase } from './partie
 /** Ports whose service fixes the role whatever the name (DNS over TLS/QUIC, plain DNS, NTP). */
 const PORT_ROLES: Record<number, string> = { 53: 'dns', 853: 'dns', 5353: 'local', 5355: 'local' };
 
+/** Memoized geo answers per server address, at most this many (then the memo starts over). */
+const GEO_MEMO_MAX = 65_536;
+
 export class KnowledgeClassifier implements ContactClassifier {
-  constructor(private readonly kb: PartiesKnowledgeBase) {}
+  private readonly geoMemo = new Map<string, GeoInfo>();
+  private geoMemoVersion = -1;
+
+  /**
+   * @param geo where servers are and who runs their networks (country, ASN, AS organization); answers are
+   *   memoized per address and looked up again when the GeoService learns something new.
+   */
+  constructor(
+    private readonly kb: PartiesKnowledgeBase,
+    private readonly geo: GeoService | null = null,
+  ) {}
+
+  private geoOf(ip: string): GeoInfo | null {
+    const geo = this.geo;
+    if (!geo) return null;
+    if (geo.version !== this.geoMemoVersion) {
+      this.geoMemo.clear();
+      this.geoMemoVersion = geo.version;
+    }
+    let g = this.geoMemo.get(ip);
+    if (!g) {
+      g = geo.lookup(ip);
+      if (this.geoMemo.size >= GEO_MEMO_MAX) this.geoMemo.clear();
+      this.geoMemo.set(ip, g);
+    }
+    return g;
+  }
 
   classify(
     name: string | null,
@@ -51,6 +81,7 @@ export class KnowledgeClassifier implements ContactClassifier {
       // traffic can tell; with several apps the traffic alone does not say which one made the connection.
       app = clientApps.length === 1 ? clientApps[0]! : null;
     }
+    const geo = this.geoOf(serverIp);
     return {
       registrableDomain: name ? registrableDomain(name) : null,
       party,
@@ -58,9 +89,9 @@ export class KnowledgeClassifier implements ContactClassifier {
       role: PORT_ROLES[port] ?? info?.role ?? 'unknown',
       organization: info?.organization ?? null,
       ownerCountry: info?.ownerCountry ?? null,
-      country: null,
-      asn: null,
-      asOrganization: null,
+      country: geo?.country ?? null,
+      asn: geo?.asn ?? null,
+      asOrganization: geo?.asOrganization ?? null,
     };
   }
 
@@ -81,8 +112,11 @@ export class KnowledgeClassifier implements ContactClassifier {
 
 let shared: KnowledgeClassifier | null = null;
 
-/** The classifier over the bundled knowledge base (loaded once, validated at load). */
+/**
+ * The classifier over the bundled knowledge base (loaded once, validated at load) and the bundled offline
+ * country database (no network).
+ */
 export function defaultClassifier(): KnowledgeClassifier {
-  shared ??= new KnowledgeClassifier(defaultPartiesKnowledgeBase());
+  shared ??= new KnowledgeClassifier(defaultPartiesKnowledgeBase(), new GeoService());
   return shared;
 }

@@ -361,7 +361,7 @@ export class GeoService {
   }
 
   private storePositive(b: IpBytes, net: RdapNetwork): void {
-    if (!this.cache) return;
+    if (!this.cache || this.closed) return;
     let first = b;
     let last = b;
     if (net.range && commonPrefix(net.range.first, net.range.last) >= MIN_CACHED_PREFIX[b.length === 4 ? 4 : 6]) {
@@ -387,7 +387,7 @@ export class GeoService {
   }
 
   private storeNegative(b: IpBytes, e: RdapError): void {
-    if (!this.cache) return;
+    if (!this.cache || this.closed) return;
     const ttl =
       e.kind === 'not-found'
         ? this.ttl.notFoundMs
@@ -443,11 +443,12 @@ export async function enrichContacts(
 ): Promise<ReportEnrichment> {
   const started = Date.now();
   const ips = new Set<string>();
-  for (const c of contacts) if (c.party !== 'local' && c.asn === null) ips.add(c.serverIp);
+  // All of them: enrich() skips what is known (and counts it) and what is special.
+  for (const c of contacts) if (c.party !== 'local') ips.add(c.serverIp);
   const summary = await geo.enrich(ips, { budgetMs });
   let filled = 0;
   for (const c of contacts) {
-    if (c.party === 'local' || c.asn !== null) continue;
+    if (c.party === 'local' || c.asn !== null || c.asOrganization !== null) continue;
     const g = geo.lookup(c.serverIp);
     if (g.asn === null && g.asOrganization === null) continue;
     c.asn = g.asn;

@@ -110,15 +110,18 @@ describe('RdapClient against a local registry', () => {
     const s = await serve((_req, res, path) => {
       if (path === '/rir1/ip/193.0.6.139') {
         res.writeHead(301, { location: '/ripe/ip/193.0.6.139' });
-        return res.end();
+        res.end();
+        return;
       }
       if (path.startsWith('/loop/')) {
         res.writeHead(302, { location: `${srv!.base}/loop/${Number(path.split('/')[2]) + 1}` });
-        return res.end();
+        res.end();
+        return;
       }
       if (path === '/ftp/ip/8.8.8.8') {
         res.writeHead(307, { location: 'ftp://127.0.0.1/x' });
-        return res.end();
+        res.end();
+        return;
       }
       registries(_req, res, path);
     });
