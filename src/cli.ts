@@ -7,8 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runAnalyze } from './commands/analyze.js';
 import { runBand } from './commands/band.js';
+import { runBlock } from './commands/block.js';
 import { runDemo } from './commands/demo.js';
+import { runFirewall } from './commands/firewall.js';
 import { runReport } from './commands/report.js';
+import { runRules } from './commands/rules.js';
 import { runStart } from './commands/start.js';
 import { runStatus } from './commands/status.js';
 
@@ -36,6 +39,12 @@ Commands:
   report              what the agent has stored, in the analyze JSON contract
                       --since DURATION|ISO --until ISO --client MAC|IP --format table|json|csv --out FILE
   status              the agent's health: capture, packets, drops, database, BLE   --format table|json
+  block add DOMAIN | --org NAME | --role ROLE [--client MAC|IP] [--allow] [--apply]
+  block list [--format table|json] | block remove ID
+                      per-phone blocking of domains (and subdomains), organizations and roles
+  firewall off|on|apply|restore|status|set KEY VALUE   [--dry-run] [--netns NAME]
+                      the kernel side: off removes everything bandguard added
+  rules               print the rule plan (ipset, iptables, dnsmasq lines, collateral)  --format text|json
   demo                the agent on a throwaway data dir, fed the bundled capture; simulated bands
                       --serve (keep running) --speed N (replay pace, 0 = full speed) --keep
   help                this text
@@ -51,6 +60,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await runAnalyze(rest, io);
       case 'band':
         return await runBand(rest, io);
+      case 'block':
+        return await runBlock(rest, io);
+      case 'firewall':
+        return await runFirewall(rest, io);
+      case 'rules':
+        return await runRules(rest, io);
       case 'demo':
         return await runDemo(rest, io);
       case 'start':
