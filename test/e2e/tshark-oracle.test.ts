@@ -148,6 +148,37 @@ interface Expected {
 }
 
 const EXPECTED: Record<string, Expected> = {
+  'apps-phone.pcap': {
+    names: {
+      dhcpHostnames: ['redmi-note-12'],
+      sni: [
+        'android.bugly.qq.com',
+        'api-mifit.huami.com',
+        'api.geetest.com',
+        'api.jpush.cn',
+        'api.qweather.com',
+        'api.weibo.com',
+        'app-measurement.com',
+        'pagead2.googlesyndication.com',
+        'restapi.amap.com',
+      ],
+      dnsQueries: [
+        'alog.umeng.com',
+        'android.bugly.qq.com',
+        'api-mifit.huami.com',
+        'api.geetest.com',
+        'api.jpush.cn',
+        'api.qweather.com',
+        'api.veryfitplus.com',
+        'api.weibo.com',
+        'app-measurement.com',
+        'pagead2.googlesyndication.com',
+        'restapi.amap.com',
+        'wbsapi.withings.net',
+      ],
+      httpHosts: ['alog.umeng.com', 'api.veryfitplus.com', 'wbsapi.withings.net'],
+    },
+  },
   'dhcp.pcap': { names: { dhcpHostnames: ['galaxy-s23', 'redmi-note-12'] } },
   'dns-dig.pcap': {
     names: {
