@@ -501,9 +501,14 @@ export class NetStore {
       ),
       putLookup: db.prepare(`INSERT OR REPLACE INTO net_lookups (${LOOKUP_COLUMNS}) VALUES (${placeholders(11)})`),
       getClient: db.prepare('SELECT * FROM net_clients WHERE id = ?'),
+      // An upsert, not INSERT OR REPLACE: a replaced row would cascade-delete the client's addresses.
       putClient: db.prepare(
-        `INSERT OR REPLACE INTO net_clients (id, mac, hostname, vendor_class, mdns_name, dhcp_fingerprint, user_agents, first_seen, last_seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO net_clients (id, mac, hostname, vendor_class, mdns_name, dhcp_fingerprint, user_agents, first_seen, last_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET mac = excluded.mac, hostname = excluded.hostname,
+           vendor_class = excluded.vendor_class, mdns_name = excluded.mdns_name,
+           dhcp_fingerprint = excluded.dhcp_fingerprint, user_agents = excluded.user_agents,
+           first_seen = excluded.first_seen, last_seen = excluded.last_seen`,
       ),
       putIp: db.prepare(
         `INSERT INTO net_client_ips (client_id, ip, first_seen, last_seen) VALUES (?, ?, ?, ?)
