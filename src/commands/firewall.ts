@@ -152,12 +152,11 @@ export async function runFirewall(args: string[], io: Io): Promise<number> {
           io.stdout('firewall is off: nothing restored (`bandguard firewall on` turns it back on)\n');
           return 0;
         }
-        const plan = r.dryRun ? '' : '';
         io.stdout(
           r.dryRun
             ? `dry-run: nothing applied (plan ${r.hash.slice(0, 12)})\n`
             : r.changed
-              ? `applied plan ${r.hash.slice(0, 12)} in ${r.durationMs} ms (${r.replaced.length} sets rebuilt, ${r.grown.length} grown)${plan}\n`
+              ? `applied plan ${r.hash.slice(0, 12)} in ${r.durationMs} ms (${r.replaced.length} sets rebuilt, ${r.grown.length} grown)\n`
               : `plan ${r.hash.slice(0, 12)} already in force: nothing changed\n`,
         );
         for (const w of service.preview().warnings) io.stderr(`warning: ${w}\n`);

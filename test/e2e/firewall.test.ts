@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { execFileExecutor } from '../../src/firewall/executor.js';
-import { dnsmasqConf } from '../../src/firewall/feed.js';
 import { FirewallService } from '../../src/firewall/firewallService.js';
 import { readCaptureFile } from '../../src/net/capture/pcapFile.js';
 import { defaultPartiesKnowledgeBase } from '../../src/net/classify/parties.js';
