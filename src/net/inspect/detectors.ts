@@ -65,7 +65,7 @@ const RE_MODEL = new RegExp(
   'g',
 );
 const RE_UA_MODEL = /\(Linux;(?: U;)? Android [\d.]+;(?: [a-z]{2}[-_][a-zA-Z]{2};)? ([^;)]{2,40}?) Build\//;
-const RE_COORDS = /(?<![\d.])(-?\d{1,2}\.\d{3,8})\s*,\s*(-?\d{1,3}\.\d{3,8})(?![\d.])/g;
+const RE_COORDS = /(?<![\d.])(-?\d{1,2}\.\d{4,8})\s*,\s*(-?\d{1,3}\.\d{4,8})(?![\d.])/g;
 const RE_JWT = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 const RE_BP = /(?<![\d/.])(\d{2,3})\s?\/\s?(\d{2,3})\s?mm ?Hg\b/gi;
 const RE_UNIT = /(?<![\w.])(\d{1,3}(?:\.\d{1,2})?)\s?(bpm|mm ?Hg|mmol\/L|mg\/dL|次\/分|毫米汞柱)(?![\w/])/gi;
@@ -444,8 +444,7 @@ export class LeakDetector {
     const bp = RE_BP.exec(t);
     if (bp) c.add('health', 'blood pressure', around(bp.index, bp[0].length), enc);
     RE_UNIT.lastIndex = 0;
-    const u = RE_UNIT.exec(t);
-    if (u) {
+    for (let u = RE_UNIT.exec(t), k = 0; u && k < 16; u = RE_UNIT.exec(t), k++) {
       const unit = u[2]!.toLowerCase().replace(/\s/g, '');
       const term =
         unit === 'bpm' || unit === '次/分'

@@ -92,23 +92,28 @@ export const THRESHOLD_GRID: Record<ClassifierMethod, Partial<Record<keyof Class
   },
   combined: {
     textMin: [0.7, 0.75, 0.8, 0.85, 0.9, 0.95],
-    chi2RandomSd: [1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8],
+    splitSd: [1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8],
   },
 };
 
-/** Exhaustive search over the method's grid for the best accuracy on `samples` (ties: the earlier point). */
+/**
+ * Exhaustive search over the method's grid for the best mean accuracy over `prefixes` on `samples`
+ * (ties: the earlier grid point).
+ */
 export function tune(
   samples: readonly LabelledPayload[],
   method: ClassifierMethod,
-  prefix: number,
+  prefixes: readonly number[],
   base: ClassifierThresholds = DEFAULT_THRESHOLDS,
-): { thresholds: ClassifierThresholds; evaluation: Evaluation } {
+): { thresholds: ClassifierThresholds; accuracy: number } {
   const grid = Object.entries(THRESHOLD_GRID[method]) as [keyof ClassifierThresholds, number[]][];
-  let best: { thresholds: ClassifierThresholds; evaluation: Evaluation } | null = null;
+  let best: { thresholds: ClassifierThresholds; accuracy: number } | null = null;
   const rec = (i: number, t: ClassifierThresholds): void => {
     if (i === grid.length) {
-      const e = evaluate(samples, method, prefix, t);
-      if (!best || e.accuracy > best.evaluation.accuracy) best = { thresholds: { ...t }, evaluation: e };
+      let acc = 0;
+      for (const p of prefixes) acc += evaluate(samples, method, p, t).accuracy;
+      acc /= prefixes.length;
+      if (!best || acc > best.accuracy) best = { thresholds: { ...t }, accuracy: acc };
       return;
     }
     const [key, values] = grid[i]!;
@@ -116,4 +121,17 @@ export function tune(
   };
   rec(0, { ...base });
   return best!;
+}
+
+/** Split a corpus in two halves, alternating within each fine label (tuning half, held-out half). */
+export function splitHalves<T extends { label: string }>(samples: readonly T[]): [T[], T[]] {
+  const seen = new Map<string, number>();
+  const a: T[] = [];
+  const b: T[] = [];
+  for (const s of samples) {
+    const i = seen.get(s.label) ?? 0;
+    seen.set(s.label, i + 1);
+    (i % 2 === 0 ? a : b).push(s);
+  }
+  return [a, b];
 }

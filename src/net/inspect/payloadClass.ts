@@ -56,21 +56,23 @@ export interface ClassifierThresholds {
   /** chi2: plaintext when chi2/n ≥ chi2Text; encrypted when chi2 ≤ 255 + chi2RandomSd standard deviations. */
   chi2Text: number;
   chi2RandomSd: number;
-  /** combined: plaintext when textRatio ≥ this. */
+  /** combined: plaintext when textRatio ≥ this; otherwise encrypted when chi2 ≤ 255 + splitSd deviations. */
   textMin: number;
+  splitSd: number;
 }
 
 export const DEFAULT_THRESHOLDS: ClassifierThresholds = {
-  asciiMin: 0.9,
-  entropyText: 0.78,
-  entropyRandom: 0.965,
-  chi2Text: 2.2,
-  chi2RandomSd: 3,
-  textMin: 0.9,
+  asciiMin: 0.6,
+  entropyText: 0.88,
+  entropyRandom: 0.93,
+  chi2Text: 6,
+  chi2RandomSd: 5,
+  textMin: 0.7,
+  splitSd: 2,
 };
 
 /** The number of leading bytes the default classifier looks at (see the size columns of the docs table). */
-export const DEFAULT_PREFIX = 256;
+export const DEFAULT_PREFIX = 1024;
 
 const PRINTABLE = new Uint8Array(256);
 for (let b = 0x20; b < 0x7f; b++) PRINTABLE[b] = 1;
@@ -156,6 +158,8 @@ const expectedEntropyCache = new Map<number, number>();
  */
 export function expectedRandomEntropy(n: number): number {
   if (n <= 1) return 0;
+  // Large n: the Miller–Madow bias term is exact enough (and the binomial sum below would underflow).
+  if (n > 2048) return 8 - 255 / (2 * n * Math.LN2);
   const hit = expectedEntropyCache.get(n);
   if (hit !== undefined) return hit;
   const p = 1 / 256;
@@ -287,7 +291,7 @@ export function classifyStats(
       // (Without the bytes only the statistics decide; classifyPayload adds the sniff and the trial decode.)
       if (s.textRatio >= t.textMin) return 'plaintext';
       // Not text: chi-square separates the slightly skewed histograms of compressed data from ciphertext.
-      return s.chi2 <= RANDOM_CHI2 + t.chi2RandomSd * RANDOM_CHI2_SD ? 'encrypted' : 'compressed';
+      return s.chi2 <= RANDOM_CHI2 + t.splitSd * RANDOM_CHI2_SD ? 'encrypted' : 'compressed';
     }
   }
 }

@@ -1,0 +1,114 @@
+/**
+ * LeakInspector inside the real pipeline, fed hand-built frames: a clear-text TCP protocol and UDP
+ * datagrams (the onPayload path), encrypted payloads, LAN traffic, aggregation and counts.
+ */
+import { randomBytes } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import type { FlowRecord } from '../../../../src/net/flows/flowTypes.js';
+import { LeakInspector } from '../../../../src/net/inspect/inspector.js';
+import { teeObservers } from '../../../../src/net/inspect/tee.js';
+import { Pipeline } from '../../../../src/net/pipeline.js';
+import { ReportBuilder } from '../../../../src/net/report.js';
+import { frame } from '../../../helpers/frames.js';
+
+const PHONE = { srcMac: '64:09:80:3c:5e:a1', dstMac: 'dc:a6:32:0b:61:7e', src: '192.0.2.101' };
+const SYN = 0x02;
+const ACK = 0x10;
+const PSH = 0x08;
+const T0 = Date.parse('2025-03-01T08:00:00Z');
+
+function run(packets: Uint8Array[]) {
+  const builder = new ReportBuilder();
+  const inspector = new LeakInspector();
+  builder.setLeakSource(inspector);
+  const flows: FlowRecord[] = [];
+  const pipeline = new Pipeline(teeObservers(builder, inspector, { onFlow: (f) => flows.push(f) }));
+  packets.forEach((data, i) => {
+    pipeline.push({ tsMs: T0 + i * 10, data, origLen: data.length, linkType: 1, interfaceId: 0 });
+  });
+  pipeline.flush();
+  const report = builder.build({
+    files: [],
+    packets: packets.length,
+    bytes: 0,
+    start: null,
+    end: null,
+    linkTypes: [],
+    malformed: 0,
+    truncated: 0,
+    drops: {},
+    flows: 0,
+    flowsEvicted: 0,
+  });
+  return { report, inspector, flows };
+}
+
+function tcpSession(dst: string, dport: number, payload: Uint8Array | string, sport = 40000): Uint8Array[] {
+  return [
+    frame({ ...PHONE, dst, proto: 'tcp', sport, dport, seq: 1000, flags: SYN }),
+    frame({ ...PHONE, dst, proto: 'tcp', sport, dport, seq: 1001, ack: 1, flags: ACK | PSH, payload }),
+  ];
+}
+
+describe('LeakInspector', () => {
+  it('scans the first bytes of a clear-text TCP protocol and of UDP datagrams', () => {
+    const { report, inspector } = run([
+      ...tcpSession('203.0.113.7', 9000, 'HELLO uid=5566778899 model=Pixel 7 os=Android 14\n'),
+      frame({
+        ...PHONE,
+        dst: '198.51.100.9',
+        proto: 'udp',
+        sport: 50000,
+        dport: 7777,
+        payload: new Uint8Array(deflateSync('{"imei":"356938035643809","spo2":96}')),
+      }),
+    ]);
+    expect(inspector.stats.payloads).toBe(2);
+    expect(report.leaks.map((l) => [l.serverIp, l.protocol, l.kind, l.term, l.encoding])).toEqual([
+      ['203.0.113.7', 'other', 'device', 'os version', 'plain'],
+      ['203.0.113.7', 'other', 'device', 'phone model', 'plain'],
+      ['203.0.113.7', 'other', 'identity', 'user id', 'plain'],
+      ['198.51.100.9', 'other', 'device', 'imei', 'zlib'],
+      ['198.51.100.9', 'other', 'health', 'blood oxygen', 'zlib'],
+    ]);
+  });
+
+  it('encrypted payloads and LAN destinations are not scanned', () => {
+    const { report, inspector } = run([
+      ...tcpSession('203.0.113.8', 9001, new Uint8Array(randomBytes(400))),
+      frame({
+        ...PHONE,
+        dst: '192.168.1.50',
+        proto: 'udp',
+        sport: 50001,
+        dport: 7000,
+        payload: 'uid=1234567 model=Pixel 7',
+      }),
+    ]);
+    expect(inspector.stats.payloadsEncrypted).toBe(1);
+    expect(report.leaks).toEqual([]);
+  });
+
+  it('aggregates the same leak to the same server: one entry, counted, first time kept', () => {
+    const req = (sport: number) =>
+      tcpSession(
+        '203.0.113.9',
+        80,
+        'GET /bp/measure?sys=130&dia=80&userid=4242424 HTTP/1.1\r\nHost: bp.example.com\r\n\r\n',
+        sport,
+      );
+    const { report } = run([...req(41000), ...req(41001), ...req(41002)]);
+    const uid = report.leaks.filter((l) => l.term === 'user id');
+    expect(uid).toHaveLength(1);
+    expect(uid[0]).toMatchObject({
+      client: PHONE.srcMac,
+      name: 'bp.example.com',
+      protocol: 'http',
+      kind: 'identity',
+      count: 3,
+      firstSeen: new Date(T0 + 10).toISOString(),
+    });
+    expect(report.events.map((e) => e.kind)).toEqual(['measurement']);
+  });
+});
