@@ -419,28 +419,29 @@ function dnsmasqLines(matcher: PolicyMatcher, entries: readonly BlockEntry[], s:
   }
   const domains = [...own.keys()].sort();
   for (const d of domains) {
-    const sets = new Set<string>();
-    // Every entry whose domain is d or a parent of d contributes its sets (dnsmasq picks the longest match).
+    // Every entry whose domain is d or a parent of d counts (dnsmasq uses only the most specific line), by
+    // scope; within a scope an allow wins over a block, as in the rules.
+    const byScope = new Map<string, BlockEntry[]>();
     let from = 0;
     for (;;) {
       const suffix = from === 0 ? d : d.slice(from);
       for (const e of own.get(suffix) ?? []) {
-        // Allow exceptions put addresses in the allow set; a block entry of the same scope under an allow
-        // of that scope would be overridden anyway by the rule order.
-        const role =
-          e.client === null
-            ? e.action === 'block'
-              ? 'block-all'
-              : 'allow-all'
-            : e.action === 'block'
-              ? 'block-client'
-              : 'allow-client';
-        sets.add(setName(role, 4, e.client ?? undefined));
-        sets.add(setName(role, 6, e.client ?? undefined));
+        const k = e.client ?? '';
+        const l = byScope.get(k);
+        if (l) l.push(e);
+        else byScope.set(k, [e]);
       }
       const dot = d.indexOf('.', from);
       if (dot < 0) break;
       from = dot + 1;
+    }
+    const sets = new Set<string>();
+    for (const [scope, list] of byScope) {
+      const allow = list.some((e) => e.action === 'allow');
+      const role: SetRole =
+        scope === '' ? (allow ? 'allow-all' : 'block-all') : allow ? 'allow-client' : 'block-client';
+      sets.add(setName(role, 4, scope || undefined));
+      sets.add(setName(role, 6, scope || undefined));
     }
     setsFor.set(d, sets);
   }

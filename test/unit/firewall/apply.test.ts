@@ -176,6 +176,32 @@ describe.skipIf(reason !== null)(`apply in a namespace${reason ? ` (skipped: ${r
     expect(await applier.verify(p, new Map(), 'full')).toEqual([]);
   });
 
+  it('the full anti-bypass plan (DoT, DoH set, QUIC, foreign DNS, INPUT hook, allow sets) applies and reads back exactly', async () => {
+    const applier = new FirewallApplier(exec);
+    const p = buildPlan({
+      entries: [
+        ...A,
+        entry({ kind: 'domain', target: 'ok.umeng.com', action: 'allow' }),
+        entry({ kind: 'domain', target: 'a.applovin.com', client: PHONE_A, action: 'allow' }),
+      ],
+      settings: settings({ bypass: { dot: true, doh: true, quic: true, foreignDns: true, canary: true } }),
+      parties,
+      observed: O,
+      clients: [],
+      now: NOW,
+    });
+    expect(p.v4.hooks.map((h) => h.chain)).toEqual(['FORWARD', 'INPUT']);
+    await applier.apply(p, null, { verify: 'full' });
+    expect(await applier.verify(p, new Map(), 'full')).toEqual([]);
+    expect((await lab.exec('hub', ['ip6tables', '-S', 'INPUT'])).stdout).toContain('-A INPUT -j BANDGUARD-IN');
+    // Back to a plan without anti-bypass rules: the INPUT hook, its chain and the DoH/allow sets go away.
+    const plain = buildPlan({ entries: A, settings: settings(), parties, observed: O, clients: [], now: NOW });
+    await applier.apply(plain, null, { verify: 'full' });
+    expect(await applier.verify(plain, new Map(), 'full')).toEqual([]);
+    expect((await lab.exec('hub', ['iptables', '-S'])).stdout).not.toContain('BANDGUARD-IN');
+    expect((await lab.exec('hub', ['ipset', 'list', '-n'])).stdout).not.toContain('bandguard-doh-4');
+  });
+
   it('off removes everything it added: the saved rulesets are exactly as before', async () => {
     const applier = new FirewallApplier(exec);
     await applier.apply(plan(A, O), null);
