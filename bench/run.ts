@@ -9,7 +9,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchBle } from '../src/ble/bench.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -134,6 +134,17 @@ async function main(): Promise<void> {
   console.log(row('bandguard analyze', bg));
   console.log(row('tshark -T fields', ts));
   console.log(`  ratio bandguard/tshark: ${(ts.ms / bg.ms).toFixed(1)}× packets/s (goal ≥ 10×)`);
+
+  // Plaintext inspection (classification, decoding, leak detectors, events): the same analysis with it off.
+  const analyzeJs = pathToFileURL(join(root, 'dist', 'src', 'net', 'analyze.js')).href;
+  const classifierJs = pathToFileURL(join(root, 'dist', 'src', 'net', 'classify', 'classifier.js')).href;
+  const inline = (inspect: boolean) =>
+    `const { analyzeFiles } = await import(${JSON.stringify(analyzeJs)}); const { defaultClassifier } = await import(${JSON.stringify(classifierJs)}); const r = await analyzeFiles([process.argv[1]], { classifier: defaultClassifier(), inspect: ${inspect} }); console.error(r.leaks.length + ' leaks, ' + r.events.length + ' events');`;
+  const withInspect = await best(process.execPath, ['--input-type=module', '-e', inline(true), file]);
+  const withoutInspect = await best(process.execPath, ['--input-type=module', '-e', inline(false), file]);
+  console.log(row('analyze, inspection', withInspect));
+  console.log(row('analyze, no inspection', withoutInspect));
+  console.log(`  ratio with/without inspection: ${(withInspect.ms / withoutInspect.ms).toFixed(2)}× time (goal ≤ 2×)`);
 
   // BLE: decode + store 30 days × 5 devices of per-minute records, and one full simulated 7-day sync.
   const ble = await benchBle();
