@@ -6,11 +6,15 @@
 import { writeFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { runAnalyze } from './commands/analyze.js';
+import { runBackup } from './commands/backup.js';
 import { runBand } from './commands/band.js';
 import { runBlock } from './commands/block.js';
 import { runDemo } from './commands/demo.js';
 import { runFirewall } from './commands/firewall.js';
+import { runDoctor } from './commands/doctor.js';
 import { runReport } from './commands/report.js';
+import { runRestore } from './commands/restore.js';
+import { runSetupAp } from './commands/setupAp.js';
 import { runRules } from './commands/rules.js';
 import { runStart } from './commands/start.js';
 import { runStatus } from './commands/status.js';
@@ -39,6 +43,12 @@ Commands:
   report              what the agent has stored, in the analyze JSON contract
                       --since DURATION|ISO --until ISO --client MAC|IP --format table|json|csv --out FILE
   status              the agent's health: capture, packets, drops, database, BLE   --format table|json
+  doctor              check BLE adapter, capture rights, interface, libpcap, iptables/ipset, AP, database,
+                      free disk, and say what to fix
+  setup-ap            write hostapd, dnsmasq and systemd configuration for a Raspberry Pi access point
+                      --ssid NAME --passphrase TEXT --country CC [--channel N] [--target DIR] [--dry-run]
+  backup FILE         a consistent copy of the database (safe while the agent runs)   --force
+  restore FILE        replace the database with a backup (the agent must be stopped)
   block add DOMAIN | --org NAME | --role ROLE [--client MAC|IP] [--allow] [--apply]
   block list [--format table|json] | block remove ID
                       per-phone blocking of domains (and subdomains), organizations and roles
@@ -74,6 +84,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await runReport(rest, io);
       case 'status':
         return await runStatus(rest, io);
+      case 'doctor':
+        return await runDoctor(rest, io);
+      case 'setup-ap':
+        return await runSetupAp(rest, io);
+      case 'backup':
+        return await runBackup(rest, io);
+      case 'restore':
+        return await runRestore(rest, io);
       case undefined:
       case 'help':
       case '--help':
