@@ -10,12 +10,12 @@ import { runBackup } from './commands/backup.js';
 import { runBand } from './commands/band.js';
 import { runBlock } from './commands/block.js';
 import { runDemo } from './commands/demo.js';
-import { runFirewall } from './commands/firewall.js';
 import { runDoctor } from './commands/doctor.js';
+import { runFirewall } from './commands/firewall.js';
 import { runReport } from './commands/report.js';
 import { runRestore } from './commands/restore.js';
-import { runSetupAp } from './commands/setupAp.js';
 import { runRules } from './commands/rules.js';
+import { runSetupAp } from './commands/setupAp.js';
 import { runStart } from './commands/start.js';
 import { runStatus } from './commands/status.js';
 

@@ -43,7 +43,6 @@ export function validateAp(o: Omit<ApOptions, 'nodePath' | 'cliPath'>): string[]
   const p: string[] = [];
   const ssidBytes = Buffer.byteLength(o.ssid, 'utf8');
   if (ssidBytes < 1 || ssidBytes > 32) p.push(`--ssid must be 1 to 32 bytes (got ${ssidBytes})`);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused here
   if (/[\u0000-\u001f\u007f]/.test(o.ssid)) p.push('--ssid must not contain control characters or line breaks');
   const hex64 = /^[0-9a-fA-F]{64}$/.test(o.passphrase);
   if (!hex64 && !/^[\x20-\x7e]{8,63}$/.test(o.passphrase)) {
