@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchBle } from '../src/ble/bench.js';
+import { runFirewallBench } from './firewall.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..'); // dist/bench → repo root
@@ -159,6 +160,9 @@ async function main(): Promise<void> {
   console.log(
     `  physical floor for 7 days at ATT MTU 23 (19 data bytes/notification): ${radioFloorS(7, 800)} s at 800 notifications/s (7.5 ms interval) … ${radioFloorS(7, 20)} s at 20/s (50 ms)`,
   );
+
+  // Firewall: plan + apply of 10k domains / 100k addresses, and forwarding throughput with/without rules.
+  if (process.env.BENCH_ONLY !== 'analyze') await runFirewallBench();
 }
 
 main().catch((err) => {

@@ -100,7 +100,7 @@ export interface ApplyResult {
 // ---------- validation of what we send ----------
 
 const RULE_TOKENS =
-  /^-A BANDGUARD-[A-Z0-9-]{1,18}(?: -p (?:tcp|udp)| -m (?:set|mac|tcp|udp)| --match-set bandguard-[a-z0-9-]{1,19} dst| --mac-source [0-9a-f]{2}(?::[0-9a-f]{2}){5}| --dport [0-9]{1,5})* -[jg] (?:BANDGUARD-[A-Z0-9-]{1,18}|RETURN|REJECT)(?: --reject-with (?:tcp-reset|icmp-port-unreachable|icmp6-port-unreachable))?$/;
+  /^-A BANDGUARD-[A-Z0-9-]{1,18}(?: -p (?:tcp|udp)| -m (?:set|mac|tcp|udp|conntrack)| --ctstate RELATED,ESTABLISHED| --match-set bandguard-[a-z0-9-]{1,19} dst| --mac-source [0-9a-f]{2}(?::[0-9a-f]{2}){5}| --dport [0-9]{1,5})* -[jg] (?:BANDGUARD-[A-Z0-9-]{1,18}|RETURN|REJECT)(?: --reject-with (?:tcp-reset|icmp-port-unreachable|icmp6-port-unreachable))?$/;
 
 function checkSetName(name: string): void {
   if (!SET_NAME.test(name)) throw new PlanValidationError(`refusing set name ${JSON.stringify(name)}`);
@@ -186,11 +186,15 @@ export function checkPayload(kind: 'ipset' | 'iptables', text: string): void {
     if (l === '' && i === lines.length - 1) continue;
     if (!re.test(l))
       throw new PlanValidationError(`refusing ${kind} payload line ${i + 1}: ${JSON.stringify(l.slice(0, 120))}`);
+    // Addresses are checked for syntax here (hex digits, dots, colons only: nothing else can pass); their
+    // canonical form was checked by validatePlan. A leading zero in an IPv4 octet is refused (ambiguous).
     if (kind === 'ipset' && l.startsWith('add ')) {
       const addr = l.split(' ')[2]!;
-      try {
-        if (normalizeIp(addr).ip !== addr) throw new Error('not canonical');
-      } catch {
+      if (
+        addr.includes('.')
+          ? !/^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.test(addr)
+          : !addr.includes(':')
+      ) {
         throw new PlanValidationError(`refusing ipset payload line ${i + 1}: bad address ${JSON.stringify(addr)}`);
       }
     }

@@ -159,16 +159,25 @@ export function findCollateral(
   const clients = [...usedBy.keys()].sort();
   for (const client of clients) {
     const addrs = usedBy.get(client)!;
-    for (const address of [...addrs.keys()].sort()) {
-      const all = [...(namesAt.get(address) ?? [])].sort();
-      const blockDecisions = all
-        .map((n) => [n, matcher.decide(client, n)] as const)
-        .filter(([, d]) => d?.action === 'block');
+    const decisions = new Map<string, ReturnType<PolicyMatcher['decide']>>();
+    const decide = (n: string) => {
+      let d = decisions.get(n);
+      if (d === undefined) {
+        d = matcher.decide(client, n);
+        decisions.set(n, d);
+      }
+      return d;
+    };
+    // Only addresses that serve two names or more can hit another name.
+    const shared = [...addrs.keys()].filter((a) => (namesAt.get(a)?.size ?? 0) >= 2).sort();
+    for (const address of shared) {
+      const all = [...namesAt.get(address)!].sort();
+      const blockDecisions = all.map((n) => [n, decide(n)] as const).filter(([, d]) => d?.action === 'block');
       if (blockDecisions.length === 0) continue;
       const blocked = blockDecisions.map(([n]) => n);
       const clientBlock = blockDecisions.some(([, d]) => d?.scope === 'client');
       for (const used of [...addrs.get(address)!].sort()) {
-        const d = matcher.decide(client, used);
+        const d = decide(used);
         if (d?.action === 'block') continue;
         out.push({
           client,

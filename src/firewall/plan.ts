@@ -7,6 +7,7 @@
  * timeouts):
  *
  *   FORWARD ─(one hook, inserted first)─▶ BANDGUARD-FWD
+ *     -m conntrack --ctstate RELATED,ESTABLISHED → RETURN  (only a connection's first packet is looked up)
  *     -m mac --mac-source <phone> -g BANDGUARD-<PHONE>      one line per phone that has entries of its own
  *     [allow set of everyone]      → RETURN
  *     [block set of everyone]      → BANDGUARD-REJECT
@@ -324,7 +325,10 @@ export function buildPlan(input: PlanInput): FirewallPlan {
 
   const bypassOn = s.bypass.dot || s.bypass.doh || s.bypass.quic || s.bypass.foreignDns;
   const family = (f: Family): FamilyRules => {
-    const fwd: string[] = [];
+    // Packets of connections already accepted skip every lookup (the first packet of each connection was
+    // checked). This keeps forwarding at line rate; a block therefore stops NEW connections (and new QUIC
+    // flows), while a connection open at the moment of the block runs until it ends (docs/firewall.md).
+    const fwd: string[] = [`-A ${CHAIN_FWD} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`];
     const chains: PlannedChain[] = [];
     const match = (set: string, target: string, chain: string) =>
       `-A ${chain} -m set --match-set ${set} dst -j ${target}`;

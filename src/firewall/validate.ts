@@ -136,11 +136,41 @@ export function normalizeIp(input: unknown): { ip: string; family: 4 | 6 } {
   if (typeof input !== 'string') throw new FirewallInputError('an IP address must be a string');
   const v = isIP(input);
   if (v === 4) return { ip: input, family: 4 };
-  if (v === 6 && !input.includes('%')) {
-    const host = new URL(`http://[${input}]/`).hostname;
-    return { ip: host.slice(1, -1), family: 6 };
-  }
+  if (v === 6 && !input.includes('%')) return { ip: canonicalIpv6(input), family: 6 };
   throw new FirewallInputError(`${show(input)} is not an IP address`);
+}
+
+/** RFC 5952 text of a valid IPv6 address: lower case, no leading zeros, longest zero run (≥ 2) as `::`. */
+function canonicalIpv6(a: string): string {
+  let s = a.toLowerCase();
+  // An embedded IPv4 tail: keep the URL parser's form (rare; not worth a second formatter).
+  if (s.includes('.')) return new URL(`http://[${s}]/`).hostname.slice(1, -1);
+  const dbl = s.indexOf('::');
+  let groups: string[];
+  if (dbl >= 0) {
+    const head = s.slice(0, dbl) === '' ? [] : s.slice(0, dbl).split(':');
+    const tail = s.slice(dbl + 2) === '' ? [] : s.slice(dbl + 2).split(':');
+    groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  } else groups = s.split(':');
+  groups = groups.map((g) => g.replace(/^0+(?=.)/, ''));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  s = `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return s;
 }
 
 /** A client argument: a MAC (normalised) or an IP address (normalised), told apart. */

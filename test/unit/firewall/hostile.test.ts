@@ -215,3 +215,15 @@ describe('no hostile value ever reaches the executor', () => {
     expect(() => execFileExecutor({ netns: 'hub; reboot' })).toThrow(ExecRefusedError);
   });
 });
+
+describe('IPv6 text', () => {
+  it('normalizeIp gives the same RFC 5952 text as the WHATWG URL parser for any address', async () => {
+    const fc = await import('fast-check');
+    fc.assert(
+      fc.property(fc.ipV6(), (a) => {
+        expect(normalizeIp(a).ip).toBe(new URL(`http://[${a}]/`).hostname.slice(1, -1));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
