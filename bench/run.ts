@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchBle } from '../src/ble/bench.js';
 import { runFirewallBench } from './firewall.js';
+import { runLiveBench } from './live.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..'); // dist/bench → repo root
@@ -163,6 +164,9 @@ async function main(): Promise<void> {
 
   // Firewall: plan + apply of 10k domains / 100k addresses, and forwarding throughput with/without rules.
   if (process.env.BENCH_ONLY !== 'analyze') await runFirewallBench();
+
+  // Live capture: the agent fed by tcpreplay on a veth at rising rates; the store's contact writes/s.
+  if (process.env.BENCH_ONLY !== 'analyze') await runLiveBench();
 }
 
 main().catch((err) => {
