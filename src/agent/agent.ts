@@ -363,7 +363,7 @@ export class Agent {
   }
 
   /** Writes what is pending now (one transaction), with the capture status row. */
-  flush(): number {
+  flush(forceStatus = false): number {
     this.noteCapture();
     const st = this.source?.status();
     const status = st
@@ -383,7 +383,7 @@ export class Agent {
         ]
       : [];
     const seq = this.writer.flush(status);
-    if (this.locked && this.now() - this.lastStatusWrite >= 2_000) {
+    if (this.locked && (forceStatus || this.now() - this.lastStatusWrite >= 2_000)) {
       this.lastStatusWrite = this.now();
       try {
         writeStatusFile(this.config.dataDir, this.status());
@@ -400,7 +400,7 @@ export class Agent {
     await this.source.done;
     this.drainAll();
     this.pipeline.flush();
-    this.flush();
+    this.flush(true);
   }
 
   status(): AgentStatus {

@@ -80,6 +80,13 @@ export function capAvailability(): { ok: true } | { ok: false; reason: string } 
   }
 }
 
+/**
+ * Cap instances whose open() failed. cap's native destructor calls uv_poll_stop() on a poll handle that a
+ * failed open never initialised, which crashes the process when the object is garbage-collected; keeping a
+ * reference (one per failed start, bounded by how often the agent starts a capture) avoids it.
+ */
+const failedOpens: unknown[] = [];
+
 const CAP_LINK_TYPES: Record<string, number> = {
   NULL: 0,
   ETHERNET: 1,
@@ -219,6 +226,7 @@ export class LiveSource implements CaptureSource {
     try {
       linkName = cap.open(iface, this.opts.filter, this.opts.bufferBytes, buffer);
     } catch (e) {
+      if (failedOpens.length < 64) failedOpens.push(cap, buffer);
       this.fail('unavailable', explainOpenError(iface, e instanceof Error ? e.message : String(e)));
       return;
     }
