@@ -56,7 +56,12 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeout
 }
 
 async function topology(lab: NetnsLab): Promise<void> {
-  for (const ns of ['hub', 'phone1', 'phone2', 'cloud']) await lab.addNamespace(ns);
+  for (const ns of ['hub', 'phone1', 'phone2', 'cloud']) {
+    await lab.addNamespace(ns);
+    // An IPv4 scenario: without IPv6, no router solicitations or MLD reports arrive at random moments
+    // (before tcpdump starts or after it stops) to make the two captures differ.
+    await lab.sysctl(ns, { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' });
+  }
   await lab.addBridge('hub', 'br0', HUB_MAC);
   const noOffload = hasCommand('ethtool');
   await lab.addVeth('hub', 'p1', 'phone1', 'eth0', { bridge: 'br0', macB: PH1_MAC, noOffload });
@@ -304,9 +309,7 @@ describe.skipIf(skip !== null)(
         };
         expect(st.running).toBe(true);
         expect(st.capture[0]?.state).toBe('capturing');
-        expect(st.capture[0]?.filter).toMatch(
-          /^not \(\(host 192\.0\.2\.1( or host fe80::[0-9a-f:]+)?\) and \(tcp port 8080 or tcp port 22\)\)$/,
-        );
+        expect(st.capture[0]?.filter).toBe('not ((host 192.0.2.1) and (tcp port 8080 or tcp port 22))');
         expect(st.capture[0]?.queueDrops).toBe(0);
 
         const exited = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
