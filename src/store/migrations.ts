@@ -270,4 +270,78 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX ip_owner_cache_by_expiry ON ip_owner_cache(expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'net_contact_totals: every contact summed over its time buckets (kept by triggers), for the dashboard',
+    sql: `
+      -- One row per (client, name, server, port, transport): net_contacts without the time bucket. Triggers keep it
+      -- equal to the sum of net_contacts (insert, INSERT OR REPLACE, delete, update), so the dashboard's parties
+      -- view reads a few thousand rows instead of every bucket. first_ts/last_ts only ever widen.
+      CREATE TABLE net_contact_totals (
+        client_id  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        server_ip  TEXT NOT NULL,
+        port       INTEGER NOT NULL,
+        transport  TEXT NOT NULL,
+        protocol   TEXT NOT NULL,
+        buckets    INTEGER NOT NULL,                -- net_contacts rows summed here; the row goes at 0
+        flows      INTEGER NOT NULL,
+        packets    INTEGER NOT NULL,
+        bytes_out  INTEGER NOT NULL,
+        bytes_in   INTEGER NOT NULL,
+        first_ts   REAL NOT NULL,
+        last_ts    REAL NOT NULL,
+        encrypted  INTEGER NOT NULL,
+        PRIMARY KEY (client_id, name, server_ip, port, transport)
+      ) WITHOUT ROWID;
+      INSERT INTO net_contact_totals
+        SELECT client_id, name, server_ip, port, transport,
+               CASE MAX((CASE protocol WHEN 'tls' THEN 3 WHEN 'quic' THEN 3 WHEN 'http' THEN 2 WHEN 'dns' THEN 1 WHEN 'mdns' THEN 1 WHEN 'dhcp' THEN 1 ELSE 0 END))
+                 WHEN 3 THEN CASE WHEN SUM(protocol = 'tls') > 0 THEN 'tls' ELSE 'quic' END
+                 WHEN 2 THEN 'http'
+                 WHEN 1 THEN MAX(CASE WHEN (CASE protocol WHEN 'tls' THEN 3 WHEN 'quic' THEN 3 WHEN 'http' THEN 2 WHEN 'dns' THEN 1 WHEN 'mdns' THEN 1 WHEN 'dhcp' THEN 1 ELSE 0 END) = 1 THEN protocol END)
+                 ELSE 'other' END,
+               COUNT(*), SUM(flows), SUM(packets), SUM(bytes_out), SUM(bytes_in), MIN(first_ts), MAX(last_ts),
+               MAX(encrypted)
+        FROM net_contacts GROUP BY client_id, name, server_ip, port, transport;
+      -- A time window of the parties view reads net_contacts by last time seen.
+      CREATE INDEX net_contacts_by_last ON net_contacts(last_ts);
+      CREATE INDEX net_leaks_by_contact ON net_leaks(client_id, name);
+
+      -- INSERT OR REPLACE: take the replaced row out first (its delete does not fire triggers).
+      CREATE TRIGGER net_contact_totals_replace BEFORE INSERT ON net_contacts BEGIN
+        UPDATE net_contact_totals AS t SET buckets = t.buckets - 1, flows = t.flows - c.flows,
+          packets = t.packets - c.packets, bytes_out = t.bytes_out - c.bytes_out, bytes_in = t.bytes_in - c.bytes_in
+        FROM net_contacts AS c WHERE c.bucket_start = NEW.bucket_start AND c.client_id = NEW.client_id AND c.name = NEW.name AND c.server_ip = NEW.server_ip AND c.port = NEW.port AND c.transport = NEW.transport AND t.client_id = NEW.client_id AND t.name = NEW.name AND t.server_ip = NEW.server_ip AND t.port = NEW.port AND t.transport = NEW.transport;
+      END;
+      CREATE TRIGGER net_contact_totals_insert AFTER INSERT ON net_contacts BEGIN
+        INSERT INTO net_contact_totals VALUES (NEW.client_id, NEW.name, NEW.server_ip, NEW.port, NEW.transport,
+          NEW.protocol, 1, NEW.flows, NEW.packets, NEW.bytes_out, NEW.bytes_in, NEW.first_ts, NEW.last_ts, NEW.encrypted)
+        ON CONFLICT (client_id, name, server_ip, port, transport) DO UPDATE SET
+          protocol = CASE WHEN (CASE excluded.protocol WHEN 'tls' THEN 3 WHEN 'quic' THEN 3 WHEN 'http' THEN 2 WHEN 'dns' THEN 1 WHEN 'mdns' THEN 1 WHEN 'dhcp' THEN 1 ELSE 0 END) > (CASE protocol WHEN 'tls' THEN 3 WHEN 'quic' THEN 3 WHEN 'http' THEN 2 WHEN 'dns' THEN 1 WHEN 'mdns' THEN 1 WHEN 'dhcp' THEN 1 ELSE 0 END) THEN excluded.protocol ELSE protocol END,
+          buckets = buckets + 1, flows = flows + excluded.flows, packets = packets + excluded.packets,
+          bytes_out = bytes_out + excluded.bytes_out, bytes_in = bytes_in + excluded.bytes_in,
+          first_ts = MIN(first_ts, excluded.first_ts), last_ts = MAX(last_ts, excluded.last_ts),
+          encrypted = MAX(encrypted, excluded.encrypted);
+      END;
+      CREATE TRIGGER net_contact_totals_delete AFTER DELETE ON net_contacts BEGIN
+        UPDATE net_contact_totals SET buckets = buckets - 1, flows = flows - OLD.flows, packets = packets - OLD.packets,
+          bytes_out = bytes_out - OLD.bytes_out, bytes_in = bytes_in - OLD.bytes_in WHERE client_id = OLD.client_id AND name = OLD.name AND server_ip = OLD.server_ip AND port = OLD.port AND transport = OLD.transport;
+        DELETE FROM net_contact_totals WHERE buckets <= 0 AND client_id = OLD.client_id AND name = OLD.name AND server_ip = OLD.server_ip AND port = OLD.port AND transport = OLD.transport;
+      END;
+      CREATE TRIGGER net_contact_totals_update AFTER UPDATE ON net_contacts BEGIN
+        UPDATE net_contact_totals SET buckets = buckets - 1, flows = flows - OLD.flows, packets = packets - OLD.packets,
+          bytes_out = bytes_out - OLD.bytes_out, bytes_in = bytes_in - OLD.bytes_in WHERE client_id = OLD.client_id AND name = OLD.name AND server_ip = OLD.server_ip AND port = OLD.port AND transport = OLD.transport;
+        DELETE FROM net_contact_totals WHERE buckets <= 0 AND client_id = OLD.client_id AND name = OLD.name AND server_ip = OLD.server_ip AND port = OLD.port AND transport = OLD.transport;
+        INSERT INTO net_contact_totals VALUES (NEW.client_id, NEW.name, NEW.server_ip, NEW.port, NEW.transport,
+          NEW.protocol, 1, NEW.flows, NEW.packets, NEW.bytes_out, NEW.bytes_in, NEW.first_ts, NEW.last_ts, NEW.encrypted)
+        ON CONFLICT (client_id, name, server_ip, port, transport) DO UPDATE SET
+          protocol = CASE WHEN (CASE excluded.protocol WHEN 'tls' THEN 3 WHEN 'quic' THEN 3 WHEN 'http' THEN 2 WHEN 'dns' THEN 1 WHEN 'mdns' THEN 1 WHEN 'dhcp' THEN 1 ELSE 0 END) > (CASE protocol WHEN 'tls' THEN 3 WHEN 'quic' THEN 3 WHEN 'http' THEN 2 WHEN 'dns' THEN 1 WHEN 'mdns' THEN 1 WHEN 'dhcp' THEN 1 ELSE 0 END) THEN excluded.protocol ELSE protocol END,
+          buckets = buckets + 1, flows = flows + excluded.flows, packets = packets + excluded.packets,
+          bytes_out = bytes_out + excluded.bytes_out, bytes_in = bytes_in + excluded.bytes_in,
+          first_ts = MIN(first_ts, excluded.first_ts), last_ts = MAX(last_ts, excluded.last_ts),
+          encrypted = MAX(encrypted, excluded.encrypted);
+      END;
+    `,
+  },
 ];
