@@ -60,6 +60,25 @@ describe('Agent', () => {
     await b.stop();
   });
 
+  it('opens the BLE side (simulated radio) and schedules sync, except in safe mode', async () => {
+    for (const safe of [false, true]) {
+      const cron = new FakeCron();
+      const c = loadConfig({
+        env: {},
+        flags: { dataDir: dir, 'capture.enabled': false, 'ble.simulate': true, safe },
+      }).config;
+      const agent = await Agent.start({ config: c, cron });
+      try {
+        expect(agent.status().ble).toMatchObject({ enabled: true, state: 'poweredOn', kind: 'simulated' });
+        const scheduled = cron.tasks.map((t) => t.expression);
+        expect(scheduled).toContain(c.retention.schedule);
+        expect(scheduled.includes(c.ble.syncSchedule)).toBe(!safe);
+      } finally {
+        await agent.stop();
+      }
+    }
+  });
+
   it('demo: the agent fed the bundled capture, then simulated bands', async () => {
     const out: string[] = [];
     const code = await main(['demo'], { stdout: (s) => out.push(s), stderr: () => {} });
