@@ -6,6 +6,7 @@
  */
 import { Agent } from '../agent/agent.js';
 import { AgentLockedError } from '../agent/pidFile.js';
+import { type RunningApi, startApi } from '../api/compose.js';
 import { type Io, parseCommandArgs, UsageError } from '../cli.js';
 import { COMMON_FLAGS, configFromFlags } from '../config/flags.js';
 import { ConfigError } from '../config/load.js';
@@ -55,6 +56,23 @@ export async function runStart(args: string[], io: Io, signal?: AbortSignal): Pr
       `bandguard: capture ${st.capture.source}: ${st.capture.state}${st.capture.detail ? ` — ${st.capture.detail}` : ''}\n` +
       `bandguard: BLE: ${st.ble.detail}${config.safe ? '\nbandguard: safe mode: no firewall changes, no device writes' : ''}\n`,
   );
+  let api: RunningApi | null = null;
+  try {
+    api = await startApi({
+      agent,
+      config,
+      configFile: loaded.file,
+      origins: loaded.origins,
+      firewallDryRun: config.safe,
+    });
+    io.stderr(`bandguard: dashboard at ${api.url}${api.note ? ` (${api.note})` : ''}\n`);
+    if (api.setupCode)
+      io.stderr(`bandguard: first run: open the dashboard and set a password with the setup code ${api.setupCode}\n`);
+  } catch (e) {
+    io.stderr(
+      `bandguard: the dashboard could not start (the agent keeps running): ${e instanceof Error ? e.message : String(e)}\n`,
+    );
+  }
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGINT', done);
@@ -62,6 +80,7 @@ export async function runStart(args: string[], io: Io, signal?: AbortSignal): Pr
     signal?.addEventListener('abort', done, { once: true });
   });
   io.stderr('bandguard: stopping (writing what is in memory)\n');
+  await api?.close();
   await agent.stop();
   io.stderr('bandguard: stopped\n');
   return 0;
