@@ -35,7 +35,7 @@ export interface DoctorFacts {
   capEff: bigint | null;
   iface: { name: string; exists: boolean; operstate: string | null; available: string[] };
   cap: { ok: boolean; reason: string | null };
-  commands: Record<'iptables' | 'ipset' | 'hostapd' | 'dnsmasq', boolean>;
+  commands: Record<'iptables' | 'ipset' | 'hostapd' | 'dnsmasq', boolean> & { conntrack?: boolean };
   running: Record<'hostapd' | 'dnsmasq', boolean>;
   database: { path: string; exists: boolean; version: number | null; error: string | null };
   disk: { path: string; freeBytes: number | null };
@@ -117,6 +117,15 @@ export function diagnose(f: DoctorFacts, config: Config): Check[] {
     if (f.commands[tool]) add(tool, 'OK', `${tool} found`);
     else add(tool, 'WARN', `${tool} not found: blocking will not work`, `sudo apt install ${tool}`);
   }
+
+  if (f.commands.conntrack === false) {
+    add(
+      'conntrack',
+      'WARN',
+      'conntrack not found: a block stops new connections, but connections already open keep running until they end',
+      'sudo apt install conntrack',
+    );
+  } else if (f.commands.conntrack) add('conntrack', 'OK', 'conntrack found (a block also cuts open connections)');
 
   for (const svc of ['hostapd', 'dnsmasq'] as const) {
     if (f.running[svc]) add(svc, 'OK', `${svc} is running`);
@@ -262,6 +271,7 @@ export async function probeMachine(config: Config): Promise<DoctorFacts> {
     commands: {
       iptables: onPath('iptables'),
       ipset: onPath('ipset'),
+      conntrack: onPath('conntrack'),
       hostapd: onPath('hostapd'),
       dnsmasq: onPath('dnsmasq'),
     },

@@ -163,6 +163,7 @@ export async function runFirewall(args: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'status': {
+        if (!service.status().dryRun) await service.probeConntrack();
         const s = service.status();
         if (values.format === 'json') io.stdout(`${JSON.stringify(s, null, 2)}\n`);
         else {
@@ -173,6 +174,7 @@ export async function runFirewall(args: string[], io: Io): Promise<number> {
               `applied plan: ${s.appliedHash ? `${s.appliedHash.slice(0, 12)} at ${new Date(s.appliedAt ?? 0).toISOString()}` : 'none'}`,
               `entries: ${s.entries}`,
               `last error: ${s.lastError ? `${s.lastError} (${new Date(s.lastErrorAt ?? 0).toISOString()})` : 'none'}`,
+              `open connections: ${s.connections.note ?? (s.connections.tool === 'available' ? 'cut when a block covers them (conntrack)' : 'conntrack not checked')}`,
               '',
             ].join('\n'),
           );

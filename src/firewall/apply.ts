@@ -19,6 +19,15 @@
  * writes). `off` removes every chain, hook and set we own, and nothing else.
  */
 import { logger } from '../core/logger.js';
+import {
+  BlockIndex,
+  type CutPair,
+  conntrackDeleteArgv,
+  nothingToDelete,
+  parseConntrackList,
+  type TrackedFlow,
+  toolMissing,
+} from './conntrack.js';
 import type { ExecResult, Executor } from './executor.js';
 import type { SetAdd } from './feed.js';
 import { renderAdds } from './feed.js';
@@ -29,7 +38,8 @@ import {
   type FirewallPlan,
   type LiveFamily,
   type PlannedSet,
-  renderIpsetStage,
+  renderIpsetCreate,
+  renderIpsetStageSet,
   renderIptablesRemoval,
   renderIptablesRestore,
   SET_PREFIX,
@@ -94,13 +104,32 @@ export interface ApplyResult {
   /** Sets rebuilt and sets that kept their live entries (grew). */
   replaced: string[];
   grown: string[];
+  /** (phone address, blocked address) pairs whose open connections were cut after the apply. */
+  cut: number;
   durationMs: number;
 }
+
+/** Whether open connections to newly blocked addresses can be cut (the `conntrack` tool). */
+export type ConntrackTool = 'unknown' | 'available' | 'missing';
+
+export interface CutStats {
+  tool: ConntrackTool;
+  /** Times the tracking table was searched (after applies and feed batches). */
+  runs: number;
+  /** Pairs whose tracked connections were deleted. */
+  cut: number;
+  /** `conntrack -D` runs that failed (other than "0 flow entries"). */
+  failed: number;
+  lastError: string | null;
+}
+
+/** Feed sets that block (everyone's or one phone's): adds to them may cut open connections. */
+const BLOCK_SET = /^bandguard-(?:all|[0-9a-f]{12})-[46]$/;
 
 // ---------- validation of what we send ----------
 
 const RULE_TOKENS =
-  /^-A BANDGUARD-[A-Z0-9-]{1,18}(?: -p (?:tcp|udp)| -m (?:set|mac|tcp|udp|conntrack)| --ctstate RELATED,ESTABLISHED| --match-set bandguard-[a-z0-9-]{1,19} dst| --mac-source [0-9a-f]{2}(?::[0-9a-f]{2}){5}| --dport [0-9]{1,5})* -[jg] (?:BANDGUARD-[A-Z0-9-]{1,18}|RETURN|REJECT)(?: --reject-with (?:tcp-reset|icmp-port-unreachable|icmp6-port-unreachable))?$/;
+  /^-A BANDGUARD-[A-Z0-9-]{1,18}(?: -p (?:tcp|udp)| -m (?:set|mac|tcp|udp|conntrack)| --ctstate (?:RELATED,ESTABLISHED|NEW)| --match-set bandguard-[a-z0-9-]{1,19} (?:dst|src)| --mac-source [0-9a-f]{2}(?::[0-9a-f]{2}){5}| --dport [0-9]{1,5})* -[jg] (?:BANDGUARD-[A-Z0-9-]{1,18}|RETURN|REJECT|DROP)(?: --reject-with (?:tcp-reset|icmp-port-unreachable|icmp6-port-unreachable))?$/;
 
 function checkSetName(name: string): void {
   if (!SET_NAME.test(name)) throw new PlanValidationError(`refusing set name ${JSON.stringify(name)}`);
@@ -177,8 +206,39 @@ const IPSET_LINE =
 const IPTABLES_LINE =
   /^(?:\*filter|COMMIT|:BANDGUARD-[A-Z0-9-]{1,18} - \[0:0\]|-[FX] BANDGUARD-[A-Z0-9-]{1,18}|-D (?:FORWARD|INPUT) -j BANDGUARD-[A-Z0-9-]{1,18}|-I (?:FORWARD|INPUT) 1 -j BANDGUARD-[A-Z0-9-]{1,18}|-A BANDGUARD-[\x21-\x7e ]{1,400})$/;
 
+/** An `add` line's address: a strict dotted quad (no leading zeros), or hex digits and colons with a colon. */
+const V4_STRICT = '(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const V6_TEXT = '(?=[0-9a-f:]{2,39} )[0-9a-f]*:[0-9a-f:]*';
+/**
+ * The ipset grammar with the address rule folded in, matched line after line with one sticky regex over the
+ * whole payload (no split into 100,000 strings). Accepts exactly what IPSET_LINE plus the address check
+ * accept; on a mismatch the line-by-line check below runs to name the line.
+ */
+const IPSET_SCAN = new RegExp(
+  `(?:create bandguard-[a-z0-9-]{1,19}(?:\\.n)? hash:ip family inet6? hashsize [0-9]{1,8} maxelem [0-9]{1,8} timeout [0-9]{1,7}|flush bandguard-[a-z0-9-]{1,19}(?:\\.n)?|add bandguard-[a-z0-9-]{1,19}(?:\\.n)? (?:${V4_STRICT}|${V6_TEXT}) timeout [0-9]{1,7}|swap bandguard-[a-z0-9-]{1,19}\\.n bandguard-[a-z0-9-]{1,19}|destroy bandguard-[a-z0-9-]{1,19}(?:\\.n)?)(?:\\n|$)`,
+  'y',
+);
+
 /** Last line of defence: every line of a payload must match the grammar of what we generate. */
 export function checkPayload(kind: 'ipset' | 'iptables', text: string): void {
+  if (kind === 'ipset' && scanIpset(text)) return;
+  checkPayloadLines(kind, text);
+}
+
+/** True when the whole ipset payload matches the grammar (fast path). */
+function scanIpset(text: string): boolean {
+  let at = 0;
+  while (at < text.length) {
+    IPSET_SCAN.lastIndex = at;
+    if (!IPSET_SCAN.test(text)) return false;
+    // Every alternative consumes a line: an empty line (two newlines) never matches and falls through to
+    // the line-by-line check, which names it.
+    at = IPSET_SCAN.lastIndex;
+  }
+  return true;
+}
+
+function checkPayloadLines(kind: 'ipset' | 'iptables', text: string): void {
   const re = kind === 'ipset' ? IPSET_LINE : IPTABLES_LINE;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -286,6 +346,15 @@ function isGrow(prev: readonly string[], next: readonly string[]): boolean {
   return true;
 }
 
+/**
+ * Waits for every promise (none is left running behind our back) and throws the first failure, so a
+ * rollback never races a step that is still in flight.
+ */
+async function settle(work: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(work);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+}
+
 function fail(r: ExecResult, what: string): never {
   throw new Error(
     `${what} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(0, 3).join(' | ') || 'no message'}`,
@@ -294,7 +363,73 @@ function fail(r: ExecResult, what: string): never {
 
 /** Applies plans, removes everything, feeds adds. Not re-entrant: FirewallService serialises calls. */
 export class FirewallApplier {
+  #index: BlockIndex | null = null;
+  readonly cutStats: CutStats = { tool: 'unknown', runs: 0, cut: 0, failed: 0, lastError: null };
+
   constructor(private readonly exec: Executor) {}
+
+  /**
+   * Deletes the tracked connections between phones and addresses that the policy in force blocks (all of
+   * them, or only those to `only`): without this, the ESTABLISHED shortcut would let a connection opened
+   * before the block run on. Never throws: when `conntrack` is missing the state says so (status, doctor)
+   * and blocking goes on for new connections.
+   */
+  async cutBlocked(only?: ReadonlySet<string>): Promise<CutPair[]> {
+    const index = this.#index;
+    if (!index || this.exec.dryRun || this.cutStats.tool === 'missing') return [];
+    try {
+      const lists = await Promise.all(
+        FAMILIES.map((f) => this.run(['conntrack', '-L', '-f', f === 4 ? 'ipv4' : 'ipv6'], undefined, true)),
+      );
+      const flows: TrackedFlow[] = [];
+      for (const r of lists) {
+        if (r.code !== 0) {
+          if (toolMissing(r.code, r.stderr)) {
+            this.cutStats.tool = 'missing';
+            log.warn(
+              'conntrack is not installed: connections open before a block keep running until they end (new ones are blocked); sudo apt install conntrack',
+            );
+            return [];
+          }
+          this.cutStats.lastError = `conntrack -L failed (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`;
+          log.warn(this.cutStats.lastError);
+          continue;
+        }
+        this.cutStats.tool = 'available';
+        for (const f of parseConntrackList(r.stdout)) flows.push(f);
+      }
+      this.cutStats.runs++;
+      const pairs = index.pairs(flows, only);
+      const argvs = pairs.flatMap(conntrackDeleteArgv);
+      for (let i = 0; i < argvs.length; i += 8) {
+        const results = await Promise.all(argvs.slice(i, i + 8).map((a) => this.run(a)));
+        for (const r of results) {
+          if (r.code === 0 || nothingToDelete(r.code, r.stderr)) continue;
+          this.cutStats.failed++;
+          this.cutStats.lastError = `${r.argv.join(' ')} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 200)}`;
+          log.warn(this.cutStats.lastError);
+        }
+      }
+      this.cutStats.cut += pairs.length;
+      if (pairs.length > 0) {
+        log.info(() => `cut the open connections of ${pairs.length} blocked (phone, address) pairs`);
+      }
+      return pairs;
+    } catch (err) {
+      this.cutStats.lastError = (err as Error).message;
+      log.warn(`could not cut open connections: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  /** Checks whether `conntrack` can run here (status, doctor). */
+  async probeConntrack(): Promise<ConntrackTool> {
+    if (this.exec.dryRun) return 'unknown';
+    const r = await this.run(['conntrack', '--version'], undefined, true);
+    if (r.code === 0) this.cutStats.tool = 'available';
+    else if (toolMissing(r.code, r.stderr)) this.cutStats.tool = 'missing';
+    return this.cutStats.tool;
+  }
 
   get dryRun(): boolean {
     return this.exec.dryRun;
@@ -306,14 +441,14 @@ export class FirewallApplier {
     return this.exec.run(req);
   }
 
-  private async ipsetRestore(text: string, what: string): Promise<void> {
-    checkPayload('ipset', text);
+  private async ipsetRestore(text: string, what: string, checked = false): Promise<void> {
+    if (!checked) checkPayload('ipset', text);
     const r = await this.run(['ipset', '-exist', 'restore'], text);
     if (r.code !== 0) fail(r, what);
   }
 
-  private async iptablesRestore(f: Family, text: string, test: boolean): Promise<void> {
-    checkPayload('iptables', text);
+  private async iptablesRestore(f: Family, text: string, test: boolean, checked = false): Promise<void> {
+    if (!checked) checkPayload('iptables', text);
     const argv = [tool(f, 'iptables-restore'), '-w', '5', '--noflush', ...(test ? ['--test'] : [])];
     const r = await this.run(argv, text, test);
     if (r.code !== 0) fail(r, `${argv[0]}${test ? ' --test' : ''}`);
@@ -326,8 +461,8 @@ export class FirewallApplier {
       if (r.code !== 0) fail(r, `${tool(f, 'iptables')} -S`);
       return parseIptablesS(r.stdout);
     };
-    const [v4, v6] = [await fam(4), await fam(6)];
-    const r = await this.run(['ipset', 'list', '-t'], undefined, true);
+    // Three independent reads, run side by side.
+    const [v4, v6, r] = await Promise.all([fam(4), fam(6), this.run(['ipset', 'list', '-t'], undefined, true)]);
     if (r.code !== 0) fail(r, 'ipset list -t');
     return { v4, v6, sets: parseIpsetTerse(r.stdout) };
   }
@@ -340,19 +475,19 @@ export class FirewallApplier {
   }
 
   private async destroySets(names: readonly string[]): Promise<string[]> {
-    const left: string[] = [];
-    for (const name of names) {
-      checkSetName(name);
-      let ok = false;
+    for (const name of names) checkSetName(name);
+    const one = async (name: string): Promise<boolean> => {
       // With the nf_tables backend a set is released shortly after the rule that used it: retry briefly.
-      for (let i = 0; i < 20 && !ok; i++) {
+      for (let i = 0; i < 20; i++) {
         const r = await this.run(['ipset', 'destroy', name]);
-        ok = r.code === 0 || /does not exist/.test(r.stderr);
-        if (!ok) await new Promise((res) => setTimeout(res, 50));
+        if (r.code === 0 || /does not exist/.test(r.stderr)) return true;
+        await new Promise((res) => setTimeout(res, 50));
       }
-      if (!ok) left.push(name);
-    }
-    return left;
+      return false;
+    };
+    // Sets are independent: destroyed side by side.
+    const ok = await Promise.all(names.map(one));
+    return names.filter((_, i) => !ok[i]);
   }
 
   /** Compares the live state with a plan. Returns the differences (empty = verified). */
@@ -420,13 +555,14 @@ export class FirewallApplier {
       hash: plan.hash,
       sets: Object.fromEntries(plan.sets.map((s) => [s.name, { sources: s.sources, family: s.family }])),
     };
-    const done = (changed: boolean, replaced: string[], grown: string[]) => ({
+    const done = (changed: boolean, replaced: string[], grown: string[], cut = 0) => ({
       result: {
         changed,
         hash: plan.hash,
         dryRun: this.exec.dryRun,
         replaced,
         grown,
+        cut,
         durationMs: Math.round(performance.now() - t0),
       },
       state,
@@ -442,7 +578,10 @@ export class FirewallApplier {
     // Idempotence: the same plan, verified in place → nothing to do.
     if (!this.exec.dryRun && previous?.hash === plan.hash) {
       const problems = await this.verify(plan, new Map(), 'counts');
-      if (problems.length === 0) return done(false, [], []);
+      if (problems.length === 0) {
+        this.#index = new BlockIndex(plan);
+        return done(false, [], []);
+      }
       log.info(() => `live state differs from the applied plan (${problems[0]}); re-applying`);
     }
 
@@ -478,15 +617,22 @@ export class FirewallApplier {
       await this.destroySets(created);
     };
 
-    // Steps 3–4: stage sets, test rules. Nothing live has changed yet.
+    // Steps 3–4: stage sets, test rules. Nothing live has changed yet. The live sets are created first (the
+    // rules name them); then every set is staged by its own `ipset restore` and both rule families are
+    // tested, all side by side (independent work: the sets do not share entries, --test only reads).
     const payloads = new Map<Family, string>();
     try {
-      await this.ipsetRestore(renderIpsetStage(plan.sets, carry), 'ipset restore (staging)');
-      for (const f of FAMILIES) {
-        const text = renderIptablesRestore(f === 4 ? plan.v4 : plan.v6, f === 4 ? live.v4 : live.v6);
-        payloads.set(f, text);
-        await this.iptablesRestore(f, text, true);
-      }
+      const stage = plan.sets.map((s) => ({ s, text: renderIpsetStageSet(s, carry.get(s.name)) }));
+      for (const f of FAMILIES)
+        payloads.set(f, renderIptablesRestore(f === 4 ? plan.v4 : plan.v6, f === 4 ? live.v4 : live.v6));
+      for (const { text } of stage) checkPayload('ipset', text);
+      for (const text of payloads.values()) checkPayload('iptables', text);
+      const missing = plan.sets.filter((s) => !live.sets.has(s.name));
+      if (missing.length > 0) await this.ipsetRestore(renderIpsetCreate(missing), 'ipset restore (create)');
+      await settle([
+        ...stage.map(({ s, text }) => this.ipsetRestore(text, `ipset restore (staging ${s.name})`, true)),
+        ...FAMILIES.map((f) => this.iptablesRestore(f, payloads.get(f)!, true, true)),
+      ]);
     } catch (err) {
       if (err instanceof PlanValidationError) throw err;
       await cleanupNew().catch(() => undefined);
@@ -497,13 +643,18 @@ export class FirewallApplier {
     const swapped: string[] = [];
     let step = 'swap';
     try {
-      for (const s of plan.sets) {
-        const r = await this.run(['ipset', 'swap', `${s.name}${STAGING_SUFFIX}`, s.name]);
-        if (r.code !== 0) fail(r, `ipset swap ${s.name}`);
-        swapped.push(s.name);
-      }
+      // Each swap is atomic for its set and independent of the others: run side by side, and remember
+      // every one that happened (a rollback swaps exactly those back).
+      await settle(
+        plan.sets.map(async (s) => {
+          const r = await this.run(['ipset', 'swap', `${s.name}${STAGING_SUFFIX}`, s.name]);
+          if (r.code !== 0) fail(r, `ipset swap ${s.name}`);
+          swapped.push(s.name);
+        }),
+      );
       step = 'rules';
-      for (const f of FAMILIES) await this.iptablesRestore(f, payloads.get(f)!, false);
+      // One transaction per family; the two families are separate tables.
+      await settle(FAMILIES.map((f) => this.iptablesRestore(f, payloads.get(f)!, false, true)));
       step = 'verify';
       if (!this.exec.dryRun) {
         const problems = await this.verify(plan, expected, mode);
@@ -525,7 +676,10 @@ export class FirewallApplier {
     const stale = [...live.sets.keys()].filter((n) => !planned.has(n) && !n.endsWith(STAGING_SUFFIX));
     const left = await this.destroySets([...staging, ...stale]);
     if (left.length > 0) log.warn(`could not destroy ${left.join(', ')} yet (still referenced?)`);
-    return done(true, replaced, grown);
+    // Step 10: the new policy is in force for new connections; cut the open ones it blocks.
+    this.#index = new BlockIndex(plan, carry);
+    const cut = await this.cutBlocked();
+    return done(true, replaced, grown, cut.length);
   }
 
   /** Restores the state read before an apply. True when it is verified. */
@@ -602,6 +756,7 @@ export class FirewallApplier {
 
   /** Removes every chain, hook and set we own. Returns what was removed. */
   async off(): Promise<{ chains: string[]; sets: string[] }> {
+    this.#index = null;
     const live = await this.readLive();
     for (const f of FAMILIES) {
       const l = f === 4 ? live.v4 : live.v6;
@@ -640,5 +795,14 @@ export class FirewallApplier {
       }
     }
     await this.ipsetRestore(renderAdds(adds), 'ipset restore (feed)');
+    // Addresses that just became blocked: cut connections to them that are already open.
+    const index = this.#index;
+    if (!index) return;
+    const fresh = new Set<string>();
+    for (const a of adds) {
+      index.added(a.set, a.address);
+      if (BLOCK_SET.test(a.set)) fresh.add(a.address);
+    }
+    if (fresh.size > 0) await this.cutBlocked(fresh);
   }
 }

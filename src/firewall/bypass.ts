@@ -131,29 +131,35 @@ export function findCollateral(
   clientOf: (id: string) => string,
   limit = 1000,
 ): Collateral[] {
-  // address → names (any client), and per client the names it uses.
-  const namesAt = new Map<string, Set<string>>();
-  const usedBy = new Map<string, Map<string, Set<string>>>(); // client → address → names it asked for
+  // address → names (any client), and per client the names it uses. A single name is kept as a string and
+  // only becomes a Set when a second one shows up: most addresses serve one name, and 100,000 small Sets
+  // were most of the cost of a big plan.
+  const namesAt = new Map<string, string | Set<string>>();
+  const usedBy = new Map<string, Map<string, string | Set<string>>>(); // client → address → names it asked for
+  const addTo = <K>(m: Map<K, string | Set<string>>, k: K, name: string) => {
+    const cur = m.get(k);
+    if (cur === undefined) m.set(k, name);
+    else if (typeof cur === 'string') {
+      if (cur !== name) m.set(k, new Set([cur, name]));
+    } else cur.add(name);
+  };
+  const listOf = (v: string | Set<string>) => (typeof v === 'string' ? [v] : [...v]);
+  for (const o of observed) addTo(namesAt, o.address, o.name);
+  // Only addresses that serve two names or more can hit another name: the rest need no per-client index.
+  let lastId: string | null = null;
+  let lastMap: Map<string, string | Set<string>> | undefined;
   for (const o of observed) {
-    let s = namesAt.get(o.address);
-    if (!s) {
-      s = new Set();
-      namesAt.set(o.address, s);
+    if (o.client === '' || typeof namesAt.get(o.address) === 'string') continue;
+    if (o.client !== lastId) {
+      lastId = o.client;
+      const c = clientOf(o.client);
+      lastMap = usedBy.get(c);
+      if (!lastMap) {
+        lastMap = new Map();
+        usedBy.set(c, lastMap);
+      }
     }
-    s.add(o.name);
-    if (o.client === '') continue;
-    const c = clientOf(o.client);
-    let m = usedBy.get(c);
-    if (!m) {
-      m = new Map();
-      usedBy.set(c, m);
-    }
-    let n = m.get(o.address);
-    if (!n) {
-      n = new Set();
-      m.set(o.address, n);
-    }
-    n.add(o.name);
+    addTo(lastMap!, o.address, o.name);
   }
   const out: Collateral[] = [];
   const clients = [...usedBy.keys()].sort();
@@ -168,15 +174,14 @@ export function findCollateral(
       }
       return d;
     };
-    // Only addresses that serve two names or more can hit another name.
-    const shared = [...addrs.keys()].filter((a) => (namesAt.get(a)?.size ?? 0) >= 2).sort();
+    const shared = [...addrs.keys()].sort();
     for (const address of shared) {
-      const all = [...namesAt.get(address)!].sort();
+      const all = listOf(namesAt.get(address)!).sort();
       const blockDecisions = all.map((n) => [n, decide(n)] as const).filter(([, d]) => d?.action === 'block');
       if (blockDecisions.length === 0) continue;
       const blocked = blockDecisions.map(([n]) => n);
       const clientBlock = blockDecisions.some(([, d]) => d?.scope === 'client');
-      for (const used of [...addrs.get(address)!].sort()) {
+      for (const used of listOf(addrs.get(address)!).sort()) {
         const d = decide(used);
         if (d?.action === 'block') continue;
         out.push({

@@ -23,6 +23,8 @@ export const ALLOWED_PROGRAMS: ReadonlySet<string> = new Set([
   'iptables-save',
   'ip6tables-save',
   'ipset',
+  // connection tracking: apply deletes the entries of connections a new block covers (conntrack.ts)
+  'conntrack',
 ]);
 
 export interface ExecRequest {

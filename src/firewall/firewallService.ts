@@ -14,6 +14,8 @@ import {
   type AppliedState,
   type ApplyOptions,
   type ApplyResult,
+  type ConntrackTool,
+  type CutStats,
   FirewallApplier,
   FirewallApplyError,
 } from './apply.js';
@@ -57,6 +59,12 @@ export interface FirewallStatus {
   lastErrorAt: number | null;
   entries: number;
   feed: SetFeeder['stats'];
+  /**
+   * Cutting open connections when a block is applied (`conntrack`): `tool` is `missing` when the conntrack
+   * program is not installed — then connections open before a block run until they end (new ones are
+   * blocked all the same); `note` says what to do.
+   */
+  connections: CutStats & { note: string | null };
 }
 
 export interface AddResult {
@@ -68,6 +76,13 @@ export interface AddResult {
 
 /** Observer-compatible object for the packet pipeline (onLookup, onClient, onFlow). */
 export type FirewallObserver = ReturnType<SetFeeder['observer']>;
+
+/** What status says about cutting open connections. */
+export function conntrackNote(tool: ConntrackTool): string | null {
+  return tool === 'missing'
+    ? 'conntrack is not installed: connections open before a block keep running until they end (new connections are blocked); install it with `sudo apt install conntrack`'
+    : null;
+}
 
 export class FirewallService {
   readonly store: PolicyStore;
@@ -262,7 +277,13 @@ export class FirewallService {
       lastErrorAt: st.lastErrorAt,
       entries: this.store.list().length,
       feed: { ...this.feeder.stats },
+      connections: { ...this.#applier.cutStats, note: conntrackNote(this.#applier.cutStats.tool) },
     };
+  }
+
+  /** Checks whether the `conntrack` program runs (what `status` then reports under `connections`). */
+  probeConntrack(): Promise<ConntrackTool> {
+    return this.#locked(() => this.#applier.probeConntrack());
   }
 
   /** The observer to give the pipeline (live capture) so DNS answers feed the sets. */

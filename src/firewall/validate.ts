@@ -131,12 +131,29 @@ export function isMac(input: string): boolean {
   return MAC_RE.test(input);
 }
 
+/**
+ * IPv6 texts already checked and canonicalised, input → canonical (a memo of a pure function: the same
+ * answer, without the isIP regex and the formatter, when a plan is rebuilt from the same stored addresses).
+ * Bounded: cleared when it reaches {@link V6_MEMO_MAX} entries.
+ */
+const v6Memo = new Map<string, string>();
+const V6_MEMO_MAX = 131_072;
+
 /** Canonical text of an IPv4/IPv6 address (IPv6 compressed, lower case). Zone ids and prefixes refused. */
 export function normalizeIp(input: unknown): { ip: string; family: 4 | 6 } {
   if (typeof input !== 'string') throw new FirewallInputError('an IP address must be a string');
+  if (input.includes(':')) {
+    const known = v6Memo.get(input);
+    if (known !== undefined) return { ip: known, family: 6 };
+  }
   const v = isIP(input);
   if (v === 4) return { ip: input, family: 4 };
-  if (v === 6 && !input.includes('%')) return { ip: canonicalIpv6(input), family: 6 };
+  if (v === 6 && !input.includes('%')) {
+    const ip = canonicalIpv6(input);
+    if (v6Memo.size >= V6_MEMO_MAX) v6Memo.clear();
+    v6Memo.set(input, ip);
+    return { ip, family: 6 };
+  }
   throw new FirewallInputError(`${show(input)} is not an IP address`);
 }
 
