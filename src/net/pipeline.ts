@@ -491,6 +491,14 @@ export class Pipeline {
         return;
       }
       if (http.status === 'need-more') return;
+      if (http.status === 'malformed') {
+        // A request line that goes wrong: still clear text, so it is inspected like any other payload.
+        this.stats.malformed++;
+        bump(this.stats.drops, 'http-malformed');
+        this.payload(flow, data, ts);
+        this.doneWithStreams(flow);
+        return;
+      }
       flow.app = AppState.Http;
       flow.protocol = 'http';
     }

@@ -12,7 +12,7 @@
  *
  * Pure: no I/O; cost linear in the prefix looked at (the trial decode reads at most 512 bytes).
  */
-import { brotliDecompressSync, constants, inflateRawSync } from 'node:zlib';
+import { brotliDecompressSync, constants, inflateRawSync, inflateSync } from 'node:zlib';
 
 export type PayloadClass = 'plaintext' | 'compressed' | 'encrypted';
 export type ClassifierMethod = 'ascii' | 'entropy' | 'chi2' | 'combined';
@@ -261,6 +261,19 @@ export function trialDecode(p: Uint8Array): 'deflate' | 'brotli' | null {
   return null;
 }
 
+/** Whether the first bytes after a zlib header inflate (sync flush: a cut stream is fine). */
+export function zlibInflates(p: Uint8Array): boolean {
+  try {
+    inflateSync(p.subarray(0, Math.min(p.length, TRIAL_IN)), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+      maxOutputLength: TRIAL_OUT,
+    });
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+  }
+}
+
 export interface PayloadVerdict {
   cls: PayloadClass;
   format: SniffedFormat;
@@ -306,7 +319,9 @@ export function classifyPayload(
   const stats = payloadStats(p, prefix);
   if (method === 'combined') {
     const format = sniffFormat(p);
-    if (format) return { cls: FORMAT_CLASS[format], format, stats };
+    // A zlib header is only two bytes with a 1-in-31 check: about one random payload in a thousand has one.
+    // Take it as zlib only when the stream behind it inflates.
+    if (format && (format !== 'zlib' || zlibInflates(p))) return { cls: FORMAT_CLASS[format], format, stats };
     const cls = classifyStats(stats, method, t);
     if (cls !== 'plaintext') {
       const trial = trialDecode(p);
