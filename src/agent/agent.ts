@@ -355,7 +355,12 @@ export class Agent {
   tick(): void {
     if (this.stopped) return;
     try {
-      if (this.source && !this.source.lossless) this.pipeline.sweep(this.now());
+      if (this.source && !this.source.lossless) {
+        const now = this.now();
+        this.pipeline.sweep(now);
+        // Long-lived connections show up while they last, not only when they end.
+        this.pipeline.checkpoint(now, this.config.capture.checkpointSeconds * 1000);
+      }
       this.flush();
     } catch (e) {
       log.error('flush tick failed', e);

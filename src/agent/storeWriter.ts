@@ -161,7 +161,7 @@ export class StoreWriter implements PipelineObserver {
       tlsVersion: f.tlsVersion,
       ech: f.ech,
       quicVersion: f.quicVersion,
-      flows: 1,
+      flows: f.continued ? 0 : 1,
       packets: f.packetsOut + f.packetsIn,
       bytesOut: f.bytesOut,
       bytesIn: f.bytesIn,

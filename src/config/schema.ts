@@ -98,6 +98,9 @@ export const configSchema = z.strictObject({
       udpIdleSeconds: int(1, 86_400, 'seconds')
         .default(120)
         .meta({ description: 'A UDP flow ends after this much silence.' }),
+      checkpointSeconds: int(5, 86_400, 'seconds')
+        .default(60)
+        .meta({ description: 'A flow still open after this long is written out so far, and again at each flush.' }),
     })
     .prefault({}),
   store: z

@@ -114,6 +114,11 @@ class Flow {
   /** UDP datagrams/TCP segments with payload looked at by the detectors. */
   payloadPackets = 0;
   encryptedGuess = false;
+  /** Whether a record of this flow went out already (checkpoint), the counters it carried, and the time of
+   * the first packet since (-1: none). */
+  reported = false;
+  rep = { packetsOut: 0, packetsIn: 0, bytesOut: 0, bytesIn: 0 };
+  deltaFirstTsMs: number;
   /** Where the flow sits in Pipeline.index. */
   ia = '';
   ib = '';
@@ -133,6 +138,7 @@ class Flow {
   ) {
     this.transport = ipProtocol === 6 ? 'tcp' : ipProtocol === 17 ? 'udp' : 'other';
     this.lastTsMs = firstTsMs;
+    this.deltaFirstTsMs = firstTsMs;
   }
 }
 
@@ -317,6 +323,7 @@ export class Pipeline {
       fromClient = d.src === flow.clientIp && sp === flow.clientPort;
     }
     flow.lastTsMs = ts;
+    if (flow.deltaFirstTsMs < 0) flow.deltaFirstTsMs = ts;
     if (fromClient) {
       flow.packetsOut++;
       flow.bytesOut += wireLen;
@@ -374,6 +381,45 @@ export class Pipeline {
     this.stats.flowsActive = this.flows.size;
     flow.c2s = null;
     flow.s2c = null;
+    // A flow already reported by a checkpoint and silent since has nothing left to say.
+    if (!flow.reported || flow.deltaFirstTsMs >= 0) this.emit(flow);
+  }
+
+  /**
+   * Report the traffic of long-lived flows so far (live capture: a connection held open for hours must not
+   * wait for its end to show up). Only flows older than `minAgeMs` — their names are settled by then — with
+   * packets since their last record. The records carry the counters since the previous one and
+   * `continued: true` after the first, so aggregates count each flow once.
+   */
+  checkpoint(ts: number, minAgeMs = 60_000): number {
+    let n = 0;
+    for (const flow of this.flows.values()) {
+      if (flow.deltaFirstTsMs >= 0 && ts - flow.firstTsMs >= minAgeMs) {
+        this.emit(flow);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private emit(flow: Flow): void {
+    const continued = flow.reported;
+    const r = flow.rep;
+    const rec = {
+      packetsOut: flow.packetsOut - r.packetsOut,
+      packetsIn: flow.packetsIn - r.packetsIn,
+      bytesOut: flow.bytesOut - r.bytesOut,
+      bytesIn: flow.bytesIn - r.bytesIn,
+    };
+    const firstTsMs = continued ? flow.deltaFirstTsMs : flow.firstTsMs;
+    flow.reported = true;
+    flow.rep = {
+      packetsOut: flow.packetsOut,
+      packetsIn: flow.packetsIn,
+      bytesOut: flow.bytesOut,
+      bytesIn: flow.bytesIn,
+    };
+    flow.deltaFirstTsMs = -1;
     if (!this.observer.onFlow) return;
     const encrypted =
       flow.protocol === 'tls' || flow.protocol === 'quic'
@@ -402,13 +448,11 @@ export class Pipeline {
       ech: flow.ech,
       quicVersion: flow.quicVersion,
       userAgents: flow.userAgents,
-      packetsOut: flow.packetsOut,
-      packetsIn: flow.packetsIn,
-      bytesOut: flow.bytesOut,
-      bytesIn: flow.bytesIn,
-      firstTsMs: flow.firstTsMs,
+      ...rec,
+      firstTsMs,
       lastTsMs: flow.lastTsMs,
       encrypted,
+      continued,
     });
   }
 

@@ -291,7 +291,7 @@ export class ReportBuilder implements PipelineObserver {
     a.tlsVersion ??= f.tlsVersion;
     a.ech ||= f.ech;
     a.quicVersion ??= f.quicVersion;
-    a.flows++;
+    if (!f.continued) a.flows++;
     a.packets += f.packetsOut + f.packetsIn;
     a.bytesOut += f.bytesOut;
     a.bytesIn += f.bytesIn;

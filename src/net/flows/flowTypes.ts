@@ -35,6 +35,11 @@ export interface FlowRecord {
   firstTsMs: number;
   lastTsMs: number;
   encrypted: boolean;
+  /**
+   * True when an earlier record of the same flow went out (live checkpoints of long flows): the counters are
+   * then those since that record, and the flow must not be counted again.
+   */
+  continued?: boolean;
 }
 
 /** A DNS (or mDNS/LLMNR) question a client asked, with what the answer said. */

@@ -43,6 +43,7 @@ describe('sources and precedence', () => {
         tcpIdleSeconds: 300,
         tcpClosedIdleSeconds: 30,
         udpIdleSeconds: 120,
+        checkpointSeconds: 60,
       },
       store: { bucketMinutes: 60, flushIntervalMs: 1000, maxPendingRows: 20000 },
       retention: { detailDays: 14, aggregateDays: 400, eventsDays: 180, auditDays: 730, schedule: '17 3 * * *' },

@@ -227,4 +227,50 @@ describe('pipeline', () => {
     expect(stats.malformed + stats.truncated).toBeGreaterThanOrEqual(2);
     expect(stats.drops['dns-malformed']).toBe(1);
   });
+  it('reports a long-lived flow while it lasts (checkpoints), counting it once', () => {
+    const t = 1_700_000_000_000;
+    const flows: FlowRecord[] = [];
+    const builder = new ReportBuilder();
+    const p = new Pipeline({
+      onFlow: (f) => {
+        flows.push(f);
+        builder.onFlow(f);
+      },
+    });
+    const spec = { src: PHONE4, dst: '203.0.113.70', proto: 'udp' as const, sport: 4444, dport: 5555, payload: 'x' };
+    const push = (ms: number) => {
+      const data = frame({ srcMac: PHONE_MAC, ...spec });
+      p.push({ tsMs: t + ms, linkType: 1, data, origLen: data.length, interfaceId: 0 });
+    };
+    push(0);
+    push(30_000);
+    expect(p.checkpoint(t + 40_000, 60_000)).toBe(0); // too young: its names may not be settled yet
+    push(59_000);
+    expect(p.checkpoint(t + 61_000, 60_000)).toBe(1);
+    expect(p.checkpoint(t + 62_000, 60_000)).toBe(0); // nothing new since
+    push(90_000);
+    push(100_000);
+    expect(p.checkpoint(t + 101_000, 60_000)).toBe(1);
+    p.flush(); // silent since the last checkpoint: no third record
+    expect(flows.map((f) => [f.packetsOut, f.continued, f.firstTsMs - t, f.lastTsMs - t])).toEqual([
+      [3, false, 0, 59_000],
+      [2, true, 90_000, 100_000],
+    ]);
+    const c = builder
+      .build({
+        files: [],
+        packets: 5,
+        bytes: 0,
+        start: null,
+        end: null,
+        linkTypes: [],
+        malformed: 0,
+        truncated: 0,
+        drops: {},
+        flows: 1,
+        flowsEvicted: 0,
+      })
+      .contacts.find((x) => x.serverIp === '203.0.113.70');
+    expect(c).toMatchObject({ flows: 1, packets: 5 });
+  });
 });
