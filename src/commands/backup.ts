@@ -2,7 +2,7 @@
  * `bandguard backup FILE [--force]`: a consistent copy of the database with SQLite's online backup API,
  * safe while the agent runs and writes. The copy is checked (quick_check) before the command says so.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../agent/agent.js';
@@ -59,11 +59,11 @@ export async function backupDatabase(
     // Audited first, so that the copy records its own making.
     new NetStore(db).audit('cli', 'backup', target);
     await db.backup(target);
+    chmodSync(target, 0o600); // the copy holds the same health data as the database
   } finally {
     db.close();
   }
   const info = inspectDatabaseFile(target);
-  const { statSync } = await import('node:fs');
   return { bytes: statSync(target).size, version: info.version };
 }
 

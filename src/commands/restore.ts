@@ -3,7 +3,7 @@
  * dir. The backup is checked first; the current database is kept beside it (bandguard.db.pre-restore-<time>)
  * and the restored one is migrated to this version's schema.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DB_FILE } from '../agent/agent.js';
@@ -34,6 +34,7 @@ export async function restoreDatabase(
     const cur = new Database(target);
     try {
       await cur.backup(kept);
+      chmodSync(kept, 0o600);
     } finally {
       cur.close();
     }

@@ -2,7 +2,7 @@
  * Opens the SQLite database (better-sqlite3): WAL, foreign keys, busy timeout, then applies the numbered
  * migrations that are missing, each in its own transaction, recording them in schema_version.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrations as allMigrations, type Migration } from './migrations.js';
@@ -21,8 +21,16 @@ export interface OpenOptions {
 
 /** Open (creating the directory and file if needed) and migrate. `:memory:` works for tests. */
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  // Health data and personal traffic: the data directory and the database are the owner's alone.
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new Database(path, { readonly: opts.readonly ?? false });
+  if (path !== ':memory:' && !opts.readonly) {
+    try {
+      chmodSync(path, 0o600); // SQLite gives the -wal and -shm files the database file's mode
+    } catch {
+      // not ours to change (e.g. a file owned by another user opened read-write): leave it as it is
+    }
+  }
   try {
     if (path !== ':memory:' && !opts.readonly) db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');

@@ -17,6 +17,11 @@ describe('openDatabase and migrations', () => {
     const path = join(dir, 'nested', 'bandguard.db');
     const db = openDatabase(path);
     expect(statSync(path).isFile()).toBe(true);
+    // health data: only the owner may read the database and its directory
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'nested')).mode & 0o777).toBe(0o700);
+    db.prepare('CREATE TABLE t (x)').run(); // makes the -wal file exist
+    expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
