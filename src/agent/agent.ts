@@ -17,6 +17,8 @@ import type { Cron, CronTask } from '../ble/scheduler.js';
 import type { Config } from '../config/schema.js';
 import { parseListen } from '../config/schema.js';
 import { logger } from '../core/logger.js';
+import { dryRunExecutor, execFileExecutor } from '../firewall/executor.js';
+import { FirewallService, type FirewallStatus } from '../firewall/firewallService.js';
 import {
   buildCaptureFilter,
   type CaptureSource,
@@ -25,6 +27,10 @@ import {
   LiveSource,
 } from '../net/capture/liveSource.js';
 import type { CapturedPacket } from '../net/capture/types.js';
+import { defaultClassifier } from '../net/classify/classifier.js';
+import { defaultPartiesKnowledgeBase } from '../net/classify/parties.js';
+import { LeakInspector } from '../net/inspect/inspector.js';
+import { teeObservers } from '../net/inspect/tee.js';
 import { Pipeline } from '../net/pipeline.js';
 import { type Db, openDatabase } from '../store/db.js';
 import { NetStore, type RetentionResult } from '../store/netStore.js';
@@ -66,6 +72,8 @@ export interface AgentStatus {
     flowsWritten: number;
   };
   ble: { enabled: boolean; state: string; kind: string | null; devices: number; detail: string };
+  /** Null when the firewall is left alone (firewall.mode off, or --safe). */
+  firewall: (FirewallStatus & { mode: string }) | null;
   retention: {
     schedule: string;
     lastRunAt: string | null;
@@ -105,6 +113,12 @@ export class Agent {
   readonly store: NetStore;
   readonly writer: StoreWriter;
   readonly pipeline: Pipeline;
+  /** Plaintext inspection of the live traffic: leaks go to the store as they are found. */
+  readonly inspector: LeakInspector;
+  /** Blocking (issue 5): restored at start, fed by the DNS answers the capture sees; null when left alone. */
+  readonly firewall: FirewallService | null;
+  private stopWatchingPolicy: (() => void) | null = null;
+  private lastEventDrain = 0;
   readonly queue: PacketQueue;
   readonly source: CaptureSource | null;
   band: BandService | null = null;
@@ -152,7 +166,36 @@ export class Agent {
       now: this.now,
       onError: (e) => log.error('store write failed; keeping the batch for the next attempt', e),
     });
-    this.pipeline = new Pipeline(this.writer, {
+    this.inspector = new LeakInspector({
+      onLeak: (l) =>
+        this.writer.addLeak({
+          clientId: l.client,
+          name: l.name,
+          serverIp: l.serverIp,
+          protocol: l.protocol,
+          kind: l.kind,
+          term: l.term,
+          evidence: l.evidence,
+          encoding: l.encoding,
+          tsMs: l.tsMs,
+          count: 1,
+        }),
+    });
+    const fwMode = config.safe ? 'off' : config.firewall.mode;
+    this.firewall =
+      fwMode === 'off'
+        ? null
+        : new FirewallService({
+            db,
+            executor:
+              fwMode === 'dry-run'
+                ? dryRunExecutor((text) => log.debug(() => `firewall (dry run): ${text}`))
+                : execFileExecutor(),
+            parties: defaultPartiesKnowledgeBase(),
+            dnsmasqConfPath: config.firewall.dnsmasqConf || join(config.dataDir, 'dnsmasq-bandguard.conf'),
+          });
+    const observers = [this.writer, this.inspector, ...(this.firewall ? [this.firewall.attachTo()] : [])];
+    this.pipeline = new Pipeline(teeObservers(...observers), {
       maxFlows: config.capture.maxFlows,
       tcpIdleMs: config.capture.tcpIdleSeconds * 1000,
       tcpClosedIdleMs: config.capture.tcpClosedIdleSeconds * 1000,
@@ -222,11 +265,32 @@ export class Agent {
       if (st.state === 'unavailable' || st.state === 'failed') log.warn(`capture: ${st.detail}`);
       else log.info(`capture: ${st.detail}${st.filter ? ` (filter: ${st.filter})` : ''}`);
     }
+    await this.bootFirewall();
     this.flushTimer = setInterval(() => this.tick(), c.store.flushIntervalMs);
     this.flushTimer.unref?.();
     await this.bootBle();
     await this.bootScheduler();
     this.tick();
+  }
+
+  /** Re-applies the stored block policy (the kernel forgets it at reboot) and follows CLI/API changes. */
+  private async bootFirewall(): Promise<void> {
+    const fw = this.firewall;
+    if (!fw) return;
+    try {
+      // Nothing blocked and nothing applied before: leave the kernel's ruleset untouched until the first block.
+      const st = fw.status();
+      if (st.entries > 0 || st.appliedHash !== null) {
+        await fw.probeConntrack();
+        await fw.restore('agent');
+      }
+    } catch (e) {
+      // Recorded in the firewall's status (last error); the rest of the agent keeps running.
+      log.error('firewall restore failed', e);
+    }
+    this.stopWatchingPolicy = fw.watchPolicy(2000, (e) =>
+      log.warn(`firewall: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   private async bootBle(): Promise<void> {
@@ -351,6 +415,44 @@ export class Agent {
     this.windowLast = null;
   }
 
+  /**
+   * Events (device use inferred from traffic) of the sessions that have settled — marks older than ten minutes,
+   * or all of them at stop — classified with the bundled knowledge, into the store.
+   */
+  private drainEvents(all: boolean): void {
+    const now = this.now();
+    if (!all && now - this.lastEventDrain < 60_000) return;
+    this.lastEventDrain = now;
+    const cls = defaultClassifier();
+    const namesOf = this.inspector.markedNames();
+    const appsOf = new Map<string, string[]>();
+    const clientApps = (c: string): string[] => {
+      let a = appsOf.get(c);
+      if (!a) {
+        a = cls.appsOf(namesOf.get(c) ?? [], []);
+        appsOf.set(c, a);
+      }
+      return a;
+    };
+    const events = this.inspector.drainEvents(
+      all ? Number.POSITIVE_INFINITY : now - 10 * 60_000,
+      (client, name, serverIp, port) => {
+        const k = cls.classify(name, serverIp, port, 'other', clientApps(client));
+        return { app: k.app, party: k.party, role: k.role, name };
+      },
+      clientApps,
+    );
+    for (const e of events) {
+      this.writer.addEvent({
+        clientId: e.client,
+        app: e.app,
+        kind: e.kind,
+        tsMs: Date.parse(e.at),
+        evidence: e.evidence,
+      });
+    }
+  }
+
   /** One flush tick: expire idle flows (live clock), write pending aggregates and the status. */
   tick(): void {
     if (this.stopped) return;
@@ -361,6 +463,7 @@ export class Agent {
         // Long-lived connections show up while they last, not only when they end.
         this.pipeline.checkpoint(now, this.config.capture.checkpointSeconds * 1000);
       }
+      this.drainEvents(false);
       this.flush();
     } catch (e) {
       log.error('flush tick failed', e);
@@ -460,6 +563,7 @@ export class Agent {
         flowsWritten: w.flowsWritten,
       },
       ble: { enabled: this.config.ble.enabled, ...this.bleState, devices: this.band?.store.listDevices().length ?? 0 },
+      firewall: this.firewall ? { mode: this.config.firewall.mode, ...this.firewall.status() } : null,
       retention: {
         schedule: this.config.retention.schedule,
         lastRunAt: this.retention.lastRunAt === null ? null : new Date(this.retention.lastRunAt).toISOString(),
@@ -480,6 +584,11 @@ export class Agent {
       await this.source?.stop();
       this.drainAll();
       this.pipeline.flush();
+      this.drainEvents(true);
+      this.stopWatchingPolicy?.();
+      await this.firewall
+        ?.drain()
+        .catch((e) => log.warn(`firewall drain: ${e instanceof Error ? e.message : String(e)}`));
       this.flush();
       this.store.audit(
         'agent',

@@ -143,6 +143,26 @@ export const configSchema = z.strictObject({
         .meta({ description: 'When paired devices are synced (cron); failing devices back off.' }),
     })
     .prefault({}),
+  firewall: z
+    .strictObject({
+      mode: z
+        .enum(['apply', 'dry-run', 'off'], { error: "must be one of 'apply', 'dry-run', 'off'" })
+        .default('apply')
+        .meta({
+          description:
+            "'apply': the agent restores the block policy at start and applies every change; 'dry-run': it only logs the commands; 'off': it leaves the firewall alone.",
+        }),
+      dnsmasqConf: z
+        .string({ error: 'must be a file path' })
+        .max(4096)
+        .refine((s) => !/[\0\n\r]/.test(s), { error: 'must be one line' })
+        .default('')
+        .meta({
+          description:
+            "Where the agent writes dnsmasq's ipset=/address= lines after each apply (empty: <dataDir>/dnsmasq-bandguard.conf).",
+        }),
+    })
+    .prefault({}),
 });
 
 /** The validated configuration (every default filled in). */

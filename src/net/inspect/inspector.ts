@@ -55,6 +55,24 @@ export interface LeakInspectorOptions {
   events?: Partial<EventOptions>;
   /** Scan traffic to LAN/multicast addresses too (off: leaks are about parties on the internet). */
   includeLocal?: boolean;
+  /**
+   * Live mode: every finding is handed over as it is made (the store aggregates the counts) instead of being
+   * kept for `results()`; `drainEvents()` then infers events from the marks that have settled.
+   */
+  onLeak?: (leak: LiveLeak) => void;
+}
+
+/** One finding, as the live agent stores it. */
+export interface LiveLeak {
+  client: string;
+  name: string | null;
+  serverIp: string;
+  protocol: string;
+  kind: string;
+  term: string;
+  evidence: string;
+  encoding: string;
+  tsMs: number;
 }
 
 function hostOnly(h: string | null): string | null {
@@ -75,7 +93,10 @@ export class LeakInspector implements PipelineObserver, LeakSource {
   private readonly eventOpts: EventOptions;
   private readonly includeLocal: boolean;
 
+  private readonly onLeak: ((leak: LiveLeak) => void) | null;
+
   constructor(opts: LeakInspectorOptions = {}) {
+    this.onLeak = opts.onLeak ?? null;
     this.detector = new LeakDetector(opts.dictionaries ?? defaultDictionaries());
     this.eventOpts = { ...DEFAULT_EVENT_OPTIONS, ...opts.events };
     this.includeLocal = opts.includeLocal ?? false;
@@ -149,6 +170,20 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     ts: number,
   ): void {
     this.stats.findings++;
+    if (this.onLeak) {
+      this.onLeak({
+        client,
+        name,
+        serverIp,
+        protocol,
+        kind: f.kind,
+        term: f.term,
+        evidence: f.evidence,
+        encoding: f.encoding,
+        tsMs: ts,
+      });
+      return;
+    }
     const key = `${client}\u0000${name ?? serverIp}\u0000${f.kind}\u0000${f.term}\u0000${f.encoding}`;
     const a = this.leaks.get(key);
     if (a) {
@@ -173,6 +208,40 @@ export class LeakInspector implements PipelineObserver, LeakSource {
       firstTsMs: ts,
       count: 1,
     });
+  }
+
+  /**
+   * Live mode: the events of the flow and request marks that started before `beforeMs` (sessions that have
+   * settled), which are then forgotten, so memory stays bounded however long the agent runs. A session that
+   * straddles the boundary may be split in two; `beforeMs` some minutes in the past makes that rare.
+   */
+  drainEvents(
+    beforeMs: number,
+    factsOf: (client: string, name: string | null, serverIp: string, port: number) => ContactFacts | null,
+    clientApps: (client: string) => string[],
+  ): ReportEvent[] {
+    const flows = this.flows.filter((f) => f.tsMs < beforeMs);
+    const requests = this.requests.filter((r) => r.tsMs < beforeMs);
+    if (flows.length === 0 && requests.length === 0) return [];
+    const keepFlows = this.flows.filter((f) => f.tsMs >= beforeMs);
+    const keepRequests = this.requests.filter((r) => r.tsMs >= beforeMs);
+    this.flows.length = 0;
+    this.flows.push(...keepFlows);
+    this.requests.length = 0;
+    this.requests.push(...keepRequests);
+    return inferEvents(flows, requests, factsOf, clientApps, this.eventOpts);
+  }
+
+  /** Names each client contacted among the marks held now (to infer its apps in live mode). */
+  markedNames(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const f of this.flows) {
+      if (!f.name) continue;
+      const list = out.get(f.client) ?? [];
+      if (list.length < 256 && !list.includes(f.name)) list.push(f.name);
+      out.set(f.client, list);
+    }
+    return out;
   }
 
   /** Leaks and events for the report, named and attributed with the classified contacts. */

@@ -48,6 +48,7 @@ describe('sources and precedence', () => {
       store: { bucketMinutes: 60, flushIntervalMs: 1000, maxPendingRows: 20000 },
       retention: { detailDays: 14, aggregateDays: 400, eventsDays: 180, auditDays: 730, schedule: '17 3 * * *' },
       ble: { enabled: true, simulate: false, syncSchedule: '*/15 * * * *' },
+      firewall: { mode: 'apply', dnsmasqConf: '' },
     });
   });
 
