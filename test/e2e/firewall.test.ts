@@ -11,10 +11,12 @@
  * addresses learnt by the capture path (pipeline → feed) are blocked even when the hub's resolver never saw
  * them; unblock makes them reachable again; a restarted service over the same SQLite file restores the same
  * rules and sets after the kernel lost them; `firewall off` leaves iptables-save, ip6tables-save and
- * ipset save exactly as they were before the first apply.
+ * ipset save exactly as they were before the first apply. A connection that is already open when its
+ * domain is blocked (a server-paced stream, IPv4 and IPv6) stops passing data within 1 s for phone A,
+ * while phone B's open stream to the same domain keeps flowing (conntrack entries of A's pairs deleted).
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +43,7 @@ const NAMES: Record<string, [string, string]> = {
   'api16-access-sg.pangle.io': ['203.0.113.30', '2001:db8:3::30'], // advertising (ByteDance)
   'a.applovin.com': ['203.0.113.31', '2001:db8:3::31'], // advertising (AppLovin)
   'configure.rayjump.com': ['203.0.113.32', '2001:db8:3::32'], // advertising (Mobvista)
+  'live.pushstream.net': ['203.0.113.40', '2001:db8:3::40'], // a long-lived stream (push, analytics)
 };
 const ADS = ['api16-access-sg.pangle.io', 'a.applovin.com', 'configure.rayjump.com'];
 
@@ -267,8 +270,12 @@ describe.skipIf(skip !== null)(`firewall in network namespaces${skip ? ` (skippe
       ],
       { stdio: 'ignore' },
     );
+    // `/stream` is a long-lived response paced by the server (1 KiB every 50 ms for up to 30 s), like a
+    // push or analytics stream an app holds open.
     const server = `const http=require('http'),https=require('https'),fs=require('fs');
-      const h=(q,s)=>{s.end('ok '+(q.headers.host||'')+'\\n')};
+      const h=(q,s)=>{if(q.url==='/stream'){let n=0;s.writeHead(200,{'content-type':'application/octet-stream'});
+        const t=setInterval(()=>{s.write(Buffer.alloc(1024,120));if(++n>=600){clearInterval(t);s.end()}},50);
+        s.on('close',()=>clearInterval(t));return}s.end('ok '+(q.headers.host||'')+'\\n')};
       http.createServer(h).listen({port:80,host:'::',ipv6Only:false});
       https.createServer({key:fs.readFileSync(${JSON.stringify(key)}),cert:fs.readFileSync(${JSON.stringify(cert)})},h).listen({port:443,host:'::',ipv6Only:false});`;
     lab.spawn('cloud', [process.execPath, '-e', server]);
@@ -461,6 +468,80 @@ describe.skipIf(skip !== null)(`firewall in network namespaces${skip ? ` (skippe
     const sets = (await lab.exec('hub', ['ipset', 'list', '-n'])).stdout;
     expect(sets).not.toContain('bandguard-64cc2e112233');
   }, 60_000);
+
+  it.skipIf(!hasCommand('conntrack'))(
+    "an open connection is cut when its domain is blocked for A (v4 and v6), while B's open connection goes on",
+    async () => {
+      const name = 'live.pushstream.net';
+      const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
+      const streams: { phone: 'a' | 'b'; family: 4 | 6; file: string; child: ChildProcess }[] = [];
+      let added: number | null = null;
+      for (const [phone, family] of [
+        ['a', 4],
+        ['a', 6],
+        ['b', 4],
+        ['b', 6],
+      ] as const) {
+        const file = join(dir, `stream-${phone}${family}.bin`);
+        const child = lab.spawn(phone, [
+          'curl',
+          `-${family}`,
+          '-sS',
+          '-N',
+          '-m',
+          '40',
+          '-o',
+          file,
+          `http://${name}/stream`,
+        ]);
+        streams.push({ phone, family, file, child });
+      }
+      try {
+        // Every stream is flowing, and the capture has seen the phones' DNS answers for the name.
+        for (let i = 0; i < 100 && streams.some((s) => size(s.file) < 4096); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        for (const s of streams) expect(size(s.file), `${s.phone} IPv${s.family} stream started`).toBeGreaterThan(0);
+        // The phones also ask the hub's resolver over IPv6, so the capture ties their IPv6 addresses to
+        // their MACs (as the live capture does from any of their traffic).
+        for (const phone of ['a', 'b'] as const) {
+          await lab.exec(phone, ['dig', '+tries=1', '+time=2', '@2001:db8:1::1', name, 'AAAA'], { timeoutMs: 10_000 });
+        }
+        await captureFeed();
+        added = service.add({ kind: 'domain', target: 'pushstream.net', client: PHONE_A }, 'cli').entry.id;
+        const tBlock = Date.now();
+        const r = await service.apply('cli');
+        // A's IPv4 and IPv6 pairs were found in the tracking table and cut; B's were left alone.
+        expect(r.cut).toBeGreaterThanOrEqual(2);
+        expect(service.status().connections.tool).toBe('available');
+        await new Promise((res) => setTimeout(res, Math.max(0, tBlock + 1000 - Date.now())));
+        const at1s = streams.map((s) => size(s.file));
+        await new Promise((res) => setTimeout(res, 1500));
+        const at25s = streams.map((s) => size(s.file));
+        streams.forEach((s, i) => {
+          const grew = at25s[i]! - at1s[i]!;
+          if (s.phone === 'a') expect(grew, `A's IPv${s.family} stream still passes data 1 s after the block`).toBe(0);
+          else expect(grew, `B's IPv${s.family} stream stalled`).toBeGreaterThan(10 * 1024);
+        });
+        // New connections from A fail at once; B still opens new ones.
+        await expectBlocked('a', name, 4);
+        await expectBlocked('a', name, 6);
+        await expectReachable('b', name, 4);
+        await expectReachable('b', name, 6);
+        service.remove(added, 'cli');
+        added = null;
+        await service.apply('cli');
+        await expectReachable('a', name, 4);
+      } finally {
+        for (const s of streams) await lab.stop(s.child);
+        if (added !== null) {
+          service.remove(added, 'cli');
+          await service.apply('cli');
+        }
+      }
+    },
+    60_000,
+  );
 
   it('firewall off: iptables-save, ip6tables-save and ipset save are exactly what they were before', async () => {
     service.add({ kind: 'domain', target: 'umeng.com' }, 'api');
