@@ -6,6 +6,7 @@
  * vendor domains it contacts —, `third` = anyone else on the internet, `local` = LAN and multicast,
  * `unknown` = no name and no owner known.
  */
+import { definitions } from '../../../devices/index.js';
 import { type GeoInfo, GeoService } from '../geo/geoService.js';
 import type { Classification, ContactClassifier } from '../report.js';
 import { isLocalAddress } from '../report.js';
@@ -96,13 +97,35 @@ export class KnowledgeClassifier implements ContactClassifier {
   }
 
   /** The vendors whose first-party domains a client contacted: the companion apps it runs. */
-  appsOf(names: string[], _userAgents: string[]): string[] {
+  appsOf(names: string[], userAgents: string[]): string[] {
     const apps = new Set<string>();
     for (const n of names) {
       const v = this.kb.lookup(n)?.vendor;
       if (v) apps.add(v);
     }
+    // User-Agent hints: a companion app's package name (devices/ lists them) in a clear-text request's UA.
+    if (userAgents.length > 0) {
+      for (const [pkg, vendor] of this.companionPackages()) {
+        if (userAgents.some((ua) => ua.includes(pkg))) apps.add(vendor);
+      }
+    }
     return [...apps].sort();
+  }
+
+  #packages: [string, string][] | null = null;
+
+  /** Companion-app package names from the device definitions, with the vendor their domains belong to. */
+  private companionPackages(): [string, string][] {
+    if (this.#packages) return this.#packages;
+    const out = new Map<string, string>();
+    for (const d of definitions) {
+      const c = d.companion;
+      if (!c) continue;
+      const vendor = c.domains.map((dom) => this.kb.lookup(dom)?.vendor).find((v) => v !== undefined);
+      if (vendor) for (const pkg of c.apps) if (!out.has(pkg)) out.set(pkg, vendor);
+    }
+    this.#packages = [...out];
+    return this.#packages;
   }
 
   vendorOfMac(mac: string): string | null {
