@@ -15,6 +15,7 @@
  * The `firewall_state.revision` counter is bumped by every change (in the same transaction), so a running
  * agent notices changes made by the CLI with one cheap query (see FirewallService.watchPolicy).
  */
+import { PARTY_ROLES, type PartyRole } from '../net/classify/parties.js';
 import type { Db } from '../store/db.js';
 import {
   FirewallInputError,
@@ -34,21 +35,9 @@ export const BLOCK_KINDS: readonly BlockKind[] = ['domain', 'organization', 'rol
 export const CHANGE_SOURCES: readonly ChangeSource[] = ['cli', 'api', 'agent'];
 
 /** Roles a block may name (design.md vocabulary, minus `local` and `unknown`, which name no party). */
-export const BLOCKABLE_ROLES = [
-  'api',
-  'advertising',
-  'analytics',
-  'social',
-  'location',
-  'weather',
-  'logging',
-  'captcha',
-  'push',
-  'cdn',
-  'payment',
-  'update',
-  'dns',
-] as const;
+export const BLOCKABLE_ROLES = PARTY_ROLES.filter(
+  (r): r is Exclude<PartyRole, 'local' | 'unknown'> => r !== 'local' && r !== 'unknown',
+);
 
 /** What the parties knowledge base says about a name (a subset of PartyInfo). */
 export interface PartyFacts {
