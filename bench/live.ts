@@ -7,7 +7,9 @@
  * Then the store alone: sustained contact-aggregate writes per second through NetStore.writeBatch.
  *
  * Needs root, iproute2, tcpreplay, mergecap. Namespaces are named bgbench<pid>-* and always removed.
- * BENCH_LIVE_RATES (Mbit/s, comma-separated) and BENCH_LIVE_SECONDS (per rate, default 4) tune it.
+ * BENCH_LIVE_RATES (Mbit/s, comma-separated; empty skips the climb) and BENCH_LIVE_SECONDS (per rate, default 4)
+ * tune it. BENCH_SOAK_SECONDS > 0 adds a soak on a fresh agent (see `soak`): a steady rate for that long with
+ * RSS sampled throughout; off by default.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
@@ -180,10 +182,12 @@ function storeWriteRate(): { rows: number; perSec: number } {
 export async function runLiveBench(): Promise<void> {
   console.log('\nLive capture (bandguard start with cap on a veth in a namespace, fed by tcpreplay):');
   const missing = ['ip', 'tcpreplay', 'mergecap'].filter((c) => !have(c));
+  const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? 0);
   if (process.getuid?.() !== 0 || missing.length > 0) {
     console.log(`  skipped: ${process.getuid?.() !== 0 ? 'needs root' : `missing ${missing.join(', ')}`}`);
   } else {
-    await liveRates();
+    if ((process.env.BENCH_LIVE_RATES ?? 'default').trim() !== '') await withLiveAgent(liveRates);
+    if (Number.isFinite(soakSeconds) && soakSeconds > 0) await withLiveAgent((lab) => soak(lab, soakSeconds));
   }
   const w = storeWriteRate();
   console.log(
@@ -191,13 +195,23 @@ export async function runLiveBench(): Promise<void> {
   );
 }
 
-async function liveRates(): Promise<void> {
+/** A running agent capturing on one end of a veth, and the namespace that sends into the other end. */
+interface LiveLab {
+  pcap: string;
+  pcapBytes: number;
+  /** Namespace holding the sending end `vtx`. */
+  nsTx: string;
+  pid: number;
+  dbPath: string;
+}
+
+/** Builds the namespaces and the capture, starts the agent, runs `fn`, and always tears everything down. */
+async function withLiveAgent(fn: (lab: LiveLab) => Promise<void>): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bg-bench-live-'));
   const prefix = `bgbench${process.pid}`;
   const nsA = `${prefix}-tx`;
   const nsB = `${prefix}-hub`;
   let agent: ChildProcess | null = null;
-  const rss: number[] = [];
   try {
     const pcap = buildCapture(work);
     const pcapBytes = statSync(pcap).size;
@@ -233,15 +247,36 @@ async function liveRates(): Promise<void> {
     let log = '';
     agent.stderr?.on('data', (b: Buffer) => {
       log += b.toString();
+      if (log.length > 1 << 20) log = log.slice(-(1 << 19));
     });
     const deadline = Date.now() + 20_000;
     while (!/capture live:vcap: capturing/.test(log)) {
       if (Date.now() > deadline || agent.exitCode !== null) throw new Error(`agent did not start: ${log}`);
       await sleep(100);
     }
-    const pid = agent.pid ?? 0;
-    const dbPath = join(dataDir, 'bandguard.db');
-    const sampler = setInterval(() => rss.push(rssMiB(pid)), 500);
+    await fn({ pcap, pcapBytes, nsTx: nsA, pid: agent.pid ?? 0, dbPath: join(dataDir, 'bandguard.db') });
+  } finally {
+    if (agent && agent.exitCode === null) {
+      agent.kill('SIGTERM');
+      await Promise.race([new Promise((r) => agent?.once('exit', r)), sleep(10_000)]);
+      if (agent.exitCode === null) agent.kill('SIGKILL');
+    }
+    for (const ns of [nsA, nsB]) {
+      try {
+        ip(['netns', 'del', ns]);
+      } catch {
+        // not created
+      }
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function liveRates(lab: LiveLab): Promise<void> {
+  const { pcap, pcapBytes, nsTx: nsA, pid, dbPath } = lab;
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(rssMiB(pid)), 500);
+  try {
     const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 4);
     const rates = (process.env.BENCH_LIVE_RATES ?? '50,100,200,300,400,600,800,1000').split(',').map(Number);
     const results: RateResult[] = [];
@@ -290,7 +325,6 @@ async function liveRates(): Promise<void> {
       );
       if (r.kernelDrops + r.queueDrops > r.sentPackets / 10) break; // far past the limit: stop climbing
     }
-    clearInterval(sampler);
     const clean = results.filter((r) => r.kernelDrops === 0 && r.queueDrops === 0);
     const best = clean.at(-1);
     console.log(
@@ -302,20 +336,99 @@ async function liveRates(): Promise<void> {
       `  agent RSS over the run: min ${Math.min(...rss).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB (${rss.length} samples)`,
     );
   } finally {
-    if (agent && agent.exitCode === null) {
-      agent.kill('SIGTERM');
-      await Promise.race([new Promise((r) => agent?.once('exit', r)), sleep(10_000)]);
-      if (agent.exitCode === null) agent.kill('SIGKILL');
-    }
-    for (const ns of [nsA, nsB]) {
-      try {
-        ip(['netns', 'del', ns]);
-      } catch {
-        // not created
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
+    clearInterval(sampler);
   }
+}
+
+/**
+ * Soak (BENCH_SOAK_SECONDS > 0; off by default): one tcpreplay at a steady BENCH_SOAK_MBPS (default 80) for
+ * N seconds, looping the capture, while the agent's RSS is sampled every BENCH_SOAK_SAMPLE_SECONDS (default
+ * 5). BENCH_SOAK_UNIQUE_IP=1 makes tcpreplay rewrite the addresses on every loop (new clients and flows all
+ * the time) instead of repeating the same conversations. Reports RSS start/min/max/end, the slope of a
+ * least-squares line over the second half, and drops.
+ */
+async function soak(lab: LiveLab, seconds: number): Promise<void> {
+  const { pcap, nsTx, pid, dbPath } = lab;
+  const mbps = Number(process.env.BENCH_SOAK_MBPS ?? 80);
+  const every = Math.max(1, Number(process.env.BENCH_SOAK_SAMPLE_SECONDS ?? 5));
+  const unique = /^(1|true|yes)$/i.test(process.env.BENCH_SOAK_UNIQUE_IP ?? '');
+  console.log(
+    `  soak: ${seconds} s at ${mbps} Mbit/s${unique ? ' (addresses rewritten on every loop)' : ''}, RSS every ${every} s`,
+  );
+  const t0 = Date.now();
+  const samples: { t: number; rss: number }[] = [{ t: 0, rss: rssMiB(pid) }];
+  const sampler = setInterval(() => {
+    const t = (Date.now() - t0) / 1000;
+    const rss = rssMiB(pid);
+    samples.push({ t, rss });
+    if (samples.length % Math.max(1, Math.round(60 / every)) === 0) {
+      const c = agentCounters(dbPath);
+      console.log(
+        `    t=${t.toFixed(0)} s: RSS ${rss.toFixed(0)} MiB, ${c.packets.toLocaleString('en')} packets received`,
+      );
+    }
+  }, every * 1000);
+  const before = agentCounters(dbPath);
+  let out = '';
+  try {
+    out = await new Promise<string>((resolve, reject) => {
+      const argv = ['netns', 'exec', nsTx, 'tcpreplay', '-q', '--preload-pcap', `--mbps=${mbps}`, '--loop=0'];
+      if (unique) argv.push('--unique-ip');
+      argv.push(`--duration=${Math.ceil(seconds)}`, '--intf1=vtx', pcap);
+      const p = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      p.stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      p.stderr.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      const kill = setTimeout(() => p.kill('SIGINT'), (seconds + 60) * 1000);
+      p.once('error', reject);
+      p.once('exit', () => {
+        clearTimeout(kill);
+        resolve(text);
+      });
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const m = /Actual: (\d+) packets \((\d+) bytes\) sent in ([\d.]+) seconds/.exec(out);
+  if (!m) throw new Error(`tcpreplay said: ${out.trim().slice(-500)}`);
+  const sent = Number(m[1]);
+  const secs = Number(m[3]);
+  const after = await waitForStable(dbPath, before.packets + sent, 60_000);
+  samples.push({ t: (Date.now() - t0) / 1000, rss: rssMiB(pid) });
+  const received = after.packets - before.packets;
+  const rss = samples.map((s) => s.rss);
+  const half = samples.filter((s) => s.t >= seconds / 2);
+  const slope = leastSquaresSlope(half.map((s) => [s.t, s.rss]));
+  console.log(
+    `  soak: sent ${sent.toLocaleString('en')} packets (${((Number(m[2]) * 8) / secs / 1e6).toFixed(0)} Mbit/s, ${Math.round(sent / secs).toLocaleString('en')} packets/s) in ${secs.toFixed(0)} s; received ${received.toLocaleString('en')}; kernel drops ${Math.max(0, sent - received).toLocaleString('en')} (${((100 * Math.max(0, sent - received)) / Math.max(1, sent)).toFixed(3)} %), queue drops ${after.queueDrops - before.queueDrops}`,
+  );
+  console.log(
+    `  soak RSS: start ${rss[0]!.toFixed(0)} MiB, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, end ${rss.at(-1)!.toFixed(0)} MiB; second-half trend ${(slope * 60).toFixed(2)} MiB/min (${samples.length} samples)`,
+  );
+}
+
+function leastSquaresSlope(points: [number, number][]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  let sx = 0;
+  let sy = 0;
+  for (const [x, y] of points) {
+    sx += x;
+    sy += y;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
