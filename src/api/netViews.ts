@@ -241,23 +241,24 @@ function cmp(a: string | number | null, b: string | number | null): number {
   return String(a).localeCompare(String(b));
 }
 
-/** Masks letters and digits of `evidence` except occurrences of `term` (and URL/field punctuation). */
+/**
+ * Masks the values in `evidence` and keeps its shape: field names (a word followed by `=` or `:`), the
+ * leak's term and punctuation stay; every other letter and digit becomes `•`. So `?sys=128&dia=84`
+ * reads `?sys=•••&dia=••`: the kind of data is visible, the data is not.
+ */
 export function redactEvidence(evidence: string, term: string): string {
-  const t = term.toLowerCase();
-  const lower = evidence.toLowerCase();
-  let out = '';
-  let i = 0;
-  while (i < evidence.length) {
-    if (t.length > 0 && lower.startsWith(t, i)) {
-      out += evidence.slice(i, i + t.length);
-      i += t.length;
-      continue;
-    }
-    const ch = evidence[i]!;
-    out += /[\p{L}\p{N}]/u.test(ch) ? '•' : ch;
-    i++;
-  }
-  return out;
+  const termWords = new Set(
+    term
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((w) => w.length > 2),
+  );
+  return evidence.replace(/[\p{L}\p{N}_]+/gu, (word, offset: number) => {
+    const next = evidence.slice(offset + word.length, offset + word.length + 2);
+    if (/^(?:=|:|"\s*:|"?:)/.test(next) || /^"\s*:/.test(next)) return word;
+    if (termWords.has(word.toLowerCase())) return word;
+    return '•'.repeat(word.length);
+  });
 }
 
 export class NetViews {

@@ -91,6 +91,8 @@ describe.skipIf(!haveChromium)('dashboard in chromium', () => {
       [1366, 768, 'laptop'],
     ] as const) {
       await page.setViewportSize({ width: w, height: h });
+      // Top of the page, without the transient toasts.
+      await page.evaluate("window.scrollTo(0, 0); for (const t of document.querySelectorAll('.toast')) t.remove();");
       await page.waitForTimeout(400);
       await page.screenshot({ path: join(ARTIFACTS, `${name}-${tag}.png`), fullPage: tag === 'laptop' });
     }

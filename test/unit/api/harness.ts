@@ -76,13 +76,13 @@ export class Client {
     method: string,
     path: string,
     body?: unknown,
-    opts: { csrf?: string | null; headers?: Record<string, string>; raw?: BodyInit } = {},
+    opts: { csrf?: string | null; headers?: Record<string, string>; raw?: Uint8Array | string } = {},
   ): Promise<Answer<T>> {
     const headers: Record<string, string> = { ...opts.headers };
     if (this.cookie) headers.cookie = this.cookie;
     const token = opts.csrf === undefined ? this.csrf : opts.csrf;
     if (token && method !== 'GET') headers['x-csrf-token'] = token;
-    let payload: BodyInit | undefined = opts.raw;
+    let payload: Uint8Array | string | undefined = opts.raw;
     if (body !== undefined) {
       headers['content-type'] ??= 'application/json';
       payload = JSON.stringify(body);
