@@ -26,6 +26,7 @@ import {
   interfaceAddresses,
   LiveSource,
 } from '../net/capture/liveSource.js';
+import { RingWriter, type RingWriterStatus } from '../net/capture/ringWriter.js';
 import type { CapturedPacket } from '../net/capture/types.js';
 import { defaultClassifier } from '../net/classify/classifier.js';
 import { defaultPartiesKnowledgeBase } from '../net/classify/parties.js';
@@ -58,6 +59,8 @@ export interface AgentStatus {
     malformed: number;
     flowsActive: number;
     flowsEvicted: number;
+    /** The on-disk pcap ring (capture.ringBuffer), null when off. */
+    ringBuffer: RingWriterStatus | null;
   };
   store: {
     path: string;
@@ -121,6 +124,8 @@ export class Agent {
   private lastEventDrain = 0;
   readonly queue: PacketQueue;
   readonly source: CaptureSource | null;
+  /** The optional on-disk pcap ring: every accepted packet is also written there. */
+  readonly ring: RingWriter | null;
   band: BandService | null = null;
   private bleState = { state: 'off', kind: null as string | null, detail: 'disabled in the configuration' };
   private readonly startedAt: number;
@@ -203,6 +208,11 @@ export class Agent {
     });
     this.queue = new PacketQueue(config.capture.queuePackets, Math.max(4 << 20, config.capture.queuePackets * 2048));
     this.source = source;
+    const rb = config.capture.ringBuffer;
+    this.ring =
+      rb.enabled && source
+        ? new RingWriter({ dir: join(config.dataDir, 'pcap'), fileBytes: rb.fileMiB * 1024 * 1024, files: rb.files })
+        : null;
     this.locked = deps.lock !== false;
   }
 
@@ -255,6 +265,12 @@ export class Agent {
   private async boot(): Promise<void> {
     const c = this.config;
     this.store.audit('agent', 'start', c.dataDir, { safe: c.safe, source: this.source?.name ?? null }, this.now());
+    if (this.ring) {
+      await this.ring.start();
+      const r = this.ring.status();
+      if (r.lastError) log.warn(`pcap ring buffer: ${r.lastError}`);
+      else log.info(`pcap ring buffer: ${r.dir}, ${r.maxFiles} files of ${c.capture.ringBuffer.fileMiB} MiB`);
+    }
     if (this.source) {
       const src = this.source;
       const accept = src.lossless
@@ -351,6 +367,7 @@ export class Agent {
 
   private enqueue(p: CapturedPacket, lossless: boolean): boolean {
     const ok = lossless ? this.queue.offer(p) : this.queue.push(p);
+    if (ok) this.ring?.write(p);
     if (ok && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(this.drain);
@@ -549,6 +566,7 @@ export class Agent {
         malformed: ps.malformed,
         flowsActive: this.pipeline.activeFlows,
         flowsEvicted: ps.flowsEvicted,
+        ringBuffer: this.ring?.status() ?? null,
       },
       store: {
         path: this.dbPath,
@@ -582,6 +600,7 @@ export class Agent {
     this.tasks = [];
     try {
       await this.source?.stop();
+      await this.ring?.close();
       this.drainAll();
       this.pipeline.flush();
       this.drainEvents(true);

@@ -10,6 +10,7 @@ import { readPidFile, readStatusFile } from '../agent/pidFile.js';
 import { type Io, parseCommandArgs, UsageError } from '../cli.js';
 import { COMMON_FLAGS, configFromFlags } from '../config/flags.js';
 import { ConfigError } from '../config/load.js';
+import type { RingWriterStatus } from '../net/capture/ringWriter.js';
 import { openDatabase } from '../store/db.js';
 import { NetStore } from '../store/netStore.js';
 
@@ -80,7 +81,13 @@ export function formatStatus(s: StatusReport): string {
     startedAt?: string;
     updatedAt?: string;
     safe?: boolean;
-    capture?: { queueDrops?: number; interfaceDrops?: number | null; flowsActive?: number; queueHighWater?: number };
+    capture?: {
+      queueDrops?: number;
+      interfaceDrops?: number | null;
+      flowsActive?: number;
+      queueHighWater?: number;
+      ringBuffer?: RingWriterStatus | null;
+    };
     store?: { writeErrors?: number; lastError?: string | null; pendingRows?: number; droppedRecords?: number };
     ble?: { state?: string; kind?: string | null; detail?: string };
     retention?: { lastRunAt?: string | null; schedule?: string };
@@ -104,6 +111,12 @@ export function formatStatus(s: StatusReport): string {
   }
   if (a?.capture?.flowsActive !== undefined) {
     lines.push(`          ${a.capture.flowsActive} flows in memory, queue high-water ${a.capture.queueHighWater ?? 0}`);
+  }
+  const ring = a?.capture?.ringBuffer;
+  if (ring) {
+    lines.push(
+      `pcap ring: ${ring.dir}: ${ring.state}, ${ring.files} of ${ring.maxFiles} files, ${mib(ring.bytesOnDisk)}; ${ring.packetsWritten} packets written, dropped ${ring.dropped}, errors ${ring.errors}${ring.lastError ? ` (last: ${ring.lastError})` : ''}`,
+    );
   }
   const d = s.database;
   lines.push(

@@ -144,6 +144,17 @@ function coerce(leaf: ConfigLeaf | undefined, raw: string | boolean | number): u
   if (leaf.type === 'integer' || leaf.type === 'number') {
     return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(t) ? Number(t) : raw;
   }
+  if (leaf.type === 'array') {
+    // A JSON array, or comma-separated items (empty text: an empty list).
+    if (t.startsWith('[')) {
+      try {
+        return JSON.parse(t) as unknown;
+      } catch {
+        return raw;
+      }
+    }
+    return t === '' ? [] : t.split(',').map((x) => x.trim());
+  }
   return raw;
 }
 

@@ -101,6 +101,20 @@ export const configSchema = z.strictObject({
       checkpointSeconds: int(5, 86_400, 'seconds')
         .default(60)
         .meta({ description: 'A flow still open after this long is written out so far, and again at each flush.' }),
+      ringBuffer: z
+        .strictObject({
+          enabled: bool().default(false).meta({
+            description:
+              'Also write the captured packets to rotating pcap files in <dataDir>/pcap (0700; files 0600). They hold everything the phones send in clear text: keep it off unless you need the raw packets.',
+          }),
+          fileMiB: int(1, 4_096, 'MiB per file')
+            .default(64)
+            .meta({ description: 'A ring file is closed and a new one begun before it grows past this size, MiB.' }),
+          files: int(2, 1_000, 'files').default(8).meta({
+            description: 'Ring files kept; the oldest is deleted beyond it (disk use at most files × fileMiB).',
+          }),
+        })
+        .prefault({}),
     })
     .prefault({}),
   store: z
@@ -163,6 +177,32 @@ export const configSchema = z.strictObject({
         }),
     })
     .prefault({}),
+  geo: z
+    .strictObject({
+      rdap: bool().default(false).meta({
+        description:
+          'Ask the regional internet registries (RDAP) who runs the networks of the servers the phones contact (asn, asOrganization), cached in the database for 14 days. Off by default because it tells the registries (or the server in BANDGUARD_RDAP_URL) which addresses the phones talk to.',
+      }),
+      rdapIntervalSeconds: int(5, 86_400, 'seconds')
+        .default(60)
+        .meta({ description: 'How often the server addresses stored since the last round are handed to RDAP.' }),
+      mmdb: z
+        .array(
+          z
+            .string({ error: 'must be a file path' })
+            .min(1, { error: 'must not be empty' })
+            .max(4096)
+            .refine((s) => !/[\0\n\r]/.test(s), { error: 'must be one line' }),
+          { error: 'must be a list of file paths' },
+        )
+        .refine((a) => a.length <= 16, { error: 'must list at most 16 files' })
+        .default([])
+        .meta({
+          description:
+            'MaxMind-format .mmdb files (GeoLite2 ASN/Country/City, ip-location-db, IPinfo), asked in order for country and ASN before the bundled country database and RDAP. In the environment: paths separated by commas.',
+        }),
+    })
+    .prefault({}),
 });
 
 /** The validated configuration (every default filled in). */
@@ -178,7 +218,7 @@ export function configJsonSchema(): Record<string, unknown> {
 export interface ConfigLeaf {
   /** Dotted path, e.g. `capture.bufferMiB`. */
   path: string;
-  type: 'string' | 'integer' | 'number' | 'boolean';
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'array';
   default: unknown;
   description: string;
   env: string;

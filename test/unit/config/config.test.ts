@@ -44,11 +44,13 @@ describe('sources and precedence', () => {
         tcpClosedIdleSeconds: 30,
         udpIdleSeconds: 120,
         checkpointSeconds: 60,
+        ringBuffer: { enabled: false, fileMiB: 64, files: 8 },
       },
       store: { bucketMinutes: 60, flushIntervalMs: 1000, maxPendingRows: 20000 },
       retention: { detailDays: 14, aggregateDays: 400, eventsDays: 180, auditDays: 730, schedule: '17 3 * * *' },
       ble: { enabled: true, simulate: false, syncSchedule: '*/15 * * * *' },
       firewall: { mode: 'apply', dnsmasqConf: '' },
+      geo: { rdap: false, rdapIntervalSeconds: 60, mmdb: [] },
     });
   });
 
@@ -191,7 +193,31 @@ describe('bad configuration: exact messages', () => {
       flags: { dataDir: '' },
       message: 'flag --data-dir: dataDir: must not be empty (got "")',
     },
+    {
+      name: 'ring buffer with a single file',
+      file: '{"capture": {"ringBuffer": {"enabled": true, "files": 1}}}',
+      message: `${F('bandguard.json')}: capture.ringBuffer.files: must be at least 2 (files) (got 1)`,
+    },
+    {
+      name: 'geo.mmdb as one string in the file',
+      file: '{"geo": {"mmdb": "/srv/GeoLite2-ASN.mmdb"}}',
+      message: `${F('bandguard.json')}: geo.mmdb: must be a list of file paths (got "/srv/GeoLite2-ASN.mmdb")`,
+    },
+    {
+      name: 'environment geo.mmdb with an empty item',
+      env: { BANDGUARD_GEO_MMDB: '/srv/a.mmdb,,/srv/b.mmdb' },
+      message: 'environment BANDGUARD_GEO_MMDB: geo.mmdb.1: must not be empty (got "")',
+    },
   ];
+
+  it('list keys from the environment: comma-separated or a JSON array', () => {
+    expect(loadConfig({ env: { BANDGUARD_GEO_MMDB: '/srv/a.mmdb, /srv/b.mmdb' } }).config.geo.mmdb).toEqual([
+      '/srv/a.mmdb',
+      '/srv/b.mmdb',
+    ]);
+    expect(loadConfig({ env: { BANDGUARD_GEO_MMDB: '["/srv/a,b.mmdb"]' } }).config.geo.mmdb).toEqual(['/srv/a,b.mmdb']);
+    expect(loadConfig({ env: { BANDGUARD_GEO_MMDB: '' } }).config.geo.mmdb).toEqual([]);
+  });
 
   it.each(cases)('$name', ({ file: text, env, flags, message }) => {
     const f = text === undefined ? undefined : file(text);
