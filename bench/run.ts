@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchBle } from '../src/ble/bench.js';
+import { runApiBench } from './api.js';
 import { runFirewallBench } from './firewall.js';
 import { runLiveBench } from './live.js';
 
@@ -106,6 +107,10 @@ async function best(cmd: string, args: string[]): Promise<RunResult> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'api') {
+    await runApiBench();
+    return;
+  }
   for (const c of ['mergecap', 'capinfos', 'tshark']) {
     if (!have(c)) throw new Error(`${c} is needed for the benchmark (apt-get install tshark)`);
   }
@@ -167,6 +172,9 @@ async function main(): Promise<void> {
 
   // Live capture: the agent fed by tcpreplay on a veth at rising rates; the store's contact writes/s.
   if (process.env.BENCH_ONLY !== 'analyze') await runLiveBench();
+
+  // Dashboard API: the parties view over a million stored contacts (p95 goal < 100 ms).
+  if (process.env.BENCH_ONLY !== 'analyze') await runApiBench();
 }
 
 main().catch((err) => {

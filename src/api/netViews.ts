@@ -7,7 +7,8 @@
  * summed over their buckets by triggers), which has one row per endpoint however long the agent has run;
  * a time window groups `net_contacts` through its last-seen index, so it costs what the window holds.
  * Classification (the parties knowledge base, the offline country database) is memoized per
- * (name, server, port, protocol, apps), so a request classifies only names it has not seen recently.
+ * (name, server, port, protocol, apps), so a request classifies only names it has not seen recently, and
+ * the grouped, classified view of a time window is kept until the next write to the store.
  */
 
 import type { PolicyMatcher } from '../firewall/policy.js';
@@ -189,6 +190,8 @@ export interface NetViewsOptions {
 }
 
 const MEMO_MAX = 200_000;
+/** Grouped views kept until the next write (one per time window × client asked for). */
+const CACHE_VIEWS = 8;
 const MEMO_TTL_MS = 5 * 60_000;
 export const MAX_PAGE = 500;
 
@@ -263,6 +266,7 @@ export function redactEvidence(evidence: string, term: string): string {
 
 export class NetViews {
   private memo = new Map<string, Classification>();
+  private readonly cache = new Map<string, { stamp: string; value: { groups: Group[]; apps: Map<string, string[]> } }>();
   private memoSince = 0;
   private readonly now: () => number;
   private readonly st;
@@ -289,6 +293,8 @@ export class NetViews {
         .raw(true),
       clients: db.prepare('SELECT id, mac, hostname, mdns_name, first_seen, last_seen FROM net_clients ORDER BY id'),
       clientIps: db.prepare('SELECT client_id, ip FROM net_client_ips ORDER BY last_seen DESC'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      totalChanges: db.prepare('SELECT total_changes()').pluck(),
     };
   }
 
@@ -350,8 +356,32 @@ export class NetViews {
     return m;
   }
 
-  /** Classified groups for a time window and client, with the apps each client runs. */
+  /**
+   * A stamp that changes with every write to the database: this connection's change counter (the agent and
+   * the API share the connection) and SQLite's data_version (writes by other processes, e.g. the CLI).
+   */
+  private stamp(): string {
+    return `${this.st.dataVersion.get() as number}:${this.st.totalChanges.get() as number}`;
+  }
+
+  /**
+   * Classified groups for a time window and client, with the apps each client runs. Kept until the next
+   * write to the store (at most a few windows), so that paging, sorting and filtering one view does not
+   * group and classify again; a write (the agent's flush, an import) makes the next request recompute.
+   */
   private classified(q: PartiesQuery): { groups: Group[]; apps: Map<string, string[]> } {
+    const key = `${q.since ?? ''}|${q.until ?? ''}|${q.client ?? ''}`;
+    const stamp = this.stamp();
+    const hit = this.cache.get(key);
+    if (hit && hit.stamp === stamp) return hit.value;
+    const value = this.classifyGroups(q);
+    this.cache.delete(key);
+    this.cache.set(key, { stamp, value });
+    while (this.cache.size > CACHE_VIEWS) this.cache.delete(this.cache.keys().next().value!);
+    return value;
+  }
+
+  private classifyGroups(q: PartiesQuery): { groups: Group[]; apps: Map<string, string[]> } {
     const raws = this.groups(q);
     const namesByClient = new Map<string, string[]>();
     for (const r of raws) {
