@@ -35,6 +35,7 @@ import { teeObservers } from '../net/inspect/tee.js';
 import { Pipeline } from '../net/pipeline.js';
 import { type Db, openDatabase } from '../store/db.js';
 import { NetStore, type RetentionResult } from '../store/netStore.js';
+import { GeoEnricher, type GeoEnricherStatus, openGeo } from './geo.js';
 import { PacketQueue } from './packetQueue.js';
 import { acquirePidFile, releasePidFile, writeStatusFile } from './pidFile.js';
 import { StoreWriter } from './storeWriter.js';
@@ -75,6 +76,8 @@ export interface AgentStatus {
     flowsWritten: number;
   };
   ble: { enabled: boolean; state: string; kind: string | null; devices: number; detail: string };
+  /** Server owners: mmdb files, the owner cache and (geo.rdap) RDAP rounds. */
+  geo: GeoEnricherStatus;
   /** Null when the firewall is left alone (firewall.mode off, or --safe). */
   firewall: (FirewallStatus & { mode: string }) | null;
   retention: {
@@ -96,6 +99,8 @@ export interface AgentDeps {
   openBand?: (db: Db) => Promise<BandService>;
   /** Take the data dir's pid/lock file (default true; demo's throwaway dir too). */
   lock?: boolean;
+  /** Where RDAP queries go instead of the registries (default BANDGUARD_RDAP_URL; tests). */
+  rdapUrl?: string;
 }
 
 function snapshotStats(p: Pipeline) {
@@ -120,6 +125,11 @@ export class Agent {
   readonly inspector: LeakInspector;
   /** Blocking (issue 5): restored at start, fed by the DNS answers the capture sees; null when left alone. */
   readonly firewall: FirewallService | null;
+  /**
+   * Server owners (geo.mmdb files, the owner cache, RDAP rounds with geo.rdap): the API and reports classify
+   * with `geo` so that country/asn/asOrganization of live contacts come from the same place.
+   */
+  readonly geoEnricher: GeoEnricher;
   private stopWatchingPolicy: (() => void) | null = null;
   private lastEventDrain = 0;
   readonly queue: PacketQueue;
@@ -199,7 +209,17 @@ export class Agent {
             parties: defaultPartiesKnowledgeBase(),
             dnsmasqConfPath: config.firewall.dnsmasqConf || join(config.dataDir, 'dnsmasq-bandguard.conf'),
           });
-    const observers = [this.writer, this.inspector, ...(this.firewall ? [this.firewall.attachTo()] : [])];
+    this.geoEnricher = new GeoEnricher(
+      openGeo(config, db, { online: true, rdapUrl: deps.rdapUrl }),
+      config.geo.rdapIntervalSeconds,
+      this.now,
+    );
+    const observers = [
+      this.writer,
+      this.inspector,
+      ...(this.firewall ? [this.firewall.attachTo()] : []),
+      ...(this.geoEnricher.geo.online ? [this.geoEnricher] : []),
+    ];
     this.pipeline = new Pipeline(teeObservers(...observers), {
       maxFlows: config.capture.maxFlows,
       tcpIdleMs: config.capture.tcpIdleSeconds * 1000,
@@ -282,6 +302,9 @@ export class Agent {
       else log.info(`capture: ${st.detail}${st.filter ? ` (filter: ${st.filter})` : ''}`);
     }
     await this.bootFirewall();
+    for (const p of this.geoEnricher.status().problems) log.warn(p);
+    if (this.geoEnricher.geo.online) log.info(`RDAP: server owners asked every ${c.geo.rdapIntervalSeconds} s`);
+    this.geoEnricher.start();
     this.flushTimer = setInterval(() => this.tick(), c.store.flushIntervalMs);
     this.flushTimer.unref?.();
     await this.bootBle();
@@ -354,6 +377,7 @@ export class Agent {
     try {
       this.writer.flush();
       const r = this.store.enforceRetention(this.config.retention, this.now());
+      this.geoEnricher.geo.cache?.purgeExpired();
       this.retention = { lastRunAt: this.now(), lastResult: r, lastError: null };
       this.store.audit('scheduler', 'retention', null, { ...r }, this.now());
       log.info(() => `retention: ${JSON.stringify(r)}`);
@@ -580,6 +604,7 @@ export class Agent {
         droppedRecords: w.droppedRecords,
         flowsWritten: w.flowsWritten,
       },
+      geo: this.geoEnricher.status(),
       ble: { enabled: this.config.ble.enabled, ...this.bleState, devices: this.band?.store.listDevices().length ?? 0 },
       firewall: this.firewall ? { mode: this.config.firewall.mode, ...this.firewall.status() } : null,
       retention: {
@@ -630,6 +655,7 @@ export class Agent {
           // the data dir may be gone (demo)
         }
       }
+      this.geoEnricher.close();
       this.db.close();
       if (this.locked) releasePidFile(this.config.dataDir);
     }

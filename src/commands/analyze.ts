@@ -1,13 +1,14 @@
 /** `bandguard analyze FILE...` */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { rdapBootstrapFor } from '../agent/geo.js';
 import { type Io, parseCommandArgs, UsageError, writeOutput } from '../cli.js';
 import { analyzeFiles } from '../net/analyze.js';
 import { CaptureFormatError } from '../net/capture/types.js';
 import { defaultClassifier, KnowledgeClassifier } from '../net/classify/classifier.js';
 import { defaultPartiesKnowledgeBase } from '../net/classify/parties.js';
 import { formatCsv, formatTable } from '../net/format.js';
-import { RdapBootstrap } from '../net/geo/bootstrap.js';
+import type { RdapBootstrap } from '../net/geo/bootstrap.js';
 import { enrichContacts, GeoService } from '../net/geo/geoService.js';
 import { MmdbFile, MmdbFormatError } from '../net/geo/mmdb.js';
 import { OwnerCache } from '../net/geo/ownerCache.js';
@@ -113,9 +114,9 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
  * query to one server instead, e.g. a local RDAP mirror or proxy.
  */
 function rdapBootstrap(): RdapBootstrap {
-  const url = process.env.BANDGUARD_RDAP_URL;
-  if (!url) return RdapBootstrap.shipped();
-  if (!/^https?:\/\/[^\s]+$/i.test(url))
-    throw new UsageError(`BANDGUARD_RDAP_URL must be an http(s) URL (got '${url}')`);
-  return new RdapBootstrap([], [url.endsWith('/') ? url : `${url}/`]);
+  try {
+    return rdapBootstrapFor(process.env.BANDGUARD_RDAP_URL);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
 }

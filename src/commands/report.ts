@@ -5,11 +5,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DB_FILE } from '../agent/agent.js';
+import { openGeo, storedClassifier } from '../agent/geo.js';
 import { storedReport } from '../agent/storedReport.js';
 import { type Io, parseCommandArgs, UsageError, writeOutput } from '../cli.js';
 import { COMMON_FLAGS, configFromFlags } from '../config/flags.js';
 import { ConfigError } from '../config/load.js';
-import { defaultClassifier } from '../net/classify/classifier.js';
 import { formatCsv, formatTable } from '../net/format.js';
 import { openDatabase } from '../store/db.js';
 import { NetStore, type TimeQuery } from '../store/netStore.js';
@@ -50,9 +50,9 @@ export async function runReport(args: string[], io: Io, now = Date.now()): Promi
   if (!(FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got '${format}')`);
   }
-  let dataDir: string;
+  let config: ReturnType<typeof configFromFlags>['config'];
   try {
-    dataDir = configFromFlags(values).config.dataDir;
+    config = configFromFlags(values).config;
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
@@ -61,14 +61,19 @@ export async function runReport(args: string[], io: Io, now = Date.now()): Promi
   if (typeof values.since === 'string') q.since = parseSince(values.since, now);
   if (typeof values.until === 'string') q.until = parseSince(values.until, now);
   if (typeof values.client === 'string') q.client = normaliseClient(values.client);
-  const path = join(dataDir, DB_FILE);
+  const path = join(config.dataDir, DB_FILE);
   if (!existsSync(path)) {
     io.stderr(`bandguard: nothing stored yet: ${path} does not exist (start the agent with 'bandguard start')\n`);
     return 1;
   }
   const db = openDatabase(path);
   try {
-    const report = storedReport(new NetStore(db), q, defaultClassifier());
+    // Country, ASN and AS organization from the configured mmdb files and the owners the agent's RDAP rounds
+    // cached in this database (the report itself never asks the network).
+    const { geo, problems } = openGeo(config, db, { online: false });
+    for (const p of problems) io.stderr(`bandguard: ${p}\n`);
+    const report = storedReport(new NetStore(db), q, storedClassifier(geo));
+    geo.close();
     const text =
       format === 'json'
         ? `${JSON.stringify(report, null, 2)}\n`
