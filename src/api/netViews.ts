@@ -88,6 +88,8 @@ export interface PartyRow {
   encrypted: boolean;
   leaks: { count: number; kinds: string[] };
   blocked: BlockState | null;
+  /** Why the server has no country (private, documentation, multicast … range), page rows only. */
+  serverNote?: string | null;
   /** Page rows only: every server with its country, busiest first. */
   serverList?: { ip: string; port: number; country: string | null; asn: number | null; bytes: number }[];
 }
@@ -178,7 +180,12 @@ export interface LeakView {
 }
 
 export interface GeoLookup {
-  lookup(ip: string): { country: string | null; asn: number | null; asOrganization: string | null };
+  lookup(ip: string): {
+    country: string | null;
+    asn: number | null;
+    asOrganization: string | null;
+    special?: string | null;
+  };
 }
 
 export interface NetViewsOptions {
@@ -266,7 +273,10 @@ export function redactEvidence(evidence: string, term: string): string {
 
 export class NetViews {
   private memo = new Map<string, Classification>();
-  private readonly cache = new Map<string, { stamp: string; value: { groups: Group[]; apps: Map<string, string[]> } }>();
+  private readonly cache = new Map<
+    string,
+    { stamp: string; value: { groups: Group[]; apps: Map<string, string[]> } }
+  >();
   private memoSince = 0;
   private readonly now: () => number;
   private readonly st;
@@ -548,6 +558,8 @@ export class NetViews {
         const gi = geo?.lookup(ip);
         return { ip, port, country: gi?.country ?? null, asn: gi?.asn ?? null, bytes: b };
       });
+      const busiest = row.serverList[0]?.ip ?? r[3];
+      row.serverNote = c.country === null ? (geo?.lookup(busiest).special ?? null) : null;
     }
     return row;
   }

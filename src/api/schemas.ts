@@ -224,6 +224,7 @@ export const partyRowSchema = z.object({
       action: z.string(),
     })
     .nullable(),
+  serverNote: z.string().nullable().optional(),
   serverList: z
     .array(
       z.object({

@@ -85,7 +85,9 @@ async function render(root: HTMLElement): Promise<void> {
   );
   const countries = card(
     'Where the servers are',
-    barList(o.byCountry.slice(0, 12), (v) => countryLabel(v)),
+    o.byCountry.length === 0
+      ? empty('No server with a known country yet (private and documentation addresses have none).')
+      : barList(o.byCountry.slice(0, 12), (v) => countryLabel(v)),
   );
   const leaks = card(
     'Leaks in plain text',

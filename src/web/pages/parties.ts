@@ -331,7 +331,9 @@ async function render(root: HTMLElement, s: State): Promise<void> {
       h(
         'td',
         { 'data-label': 'Server' },
-        country(r.country),
+        !r.country && r.serverNote
+          ? h('span', { class: 'muted note', title: r.serverNote }, r.serverNote.replace(/\s*\(.*$/, ''))
+          : country(r.country),
         r.asn ? h('span', { class: 'muted asn' }, ` AS${r.asn}`) : null,
         r.servers > 1 ? h('span', { class: 'muted' }, ` +${r.servers - 1}`) : null,
       ),

@@ -70,6 +70,7 @@ export interface PartyRow {
   encrypted: boolean;
   leaks: { count: number; kinds: string[] };
   blocked: { entryId: number; kind: string; target: string; scope: 'client' | 'all'; action: string } | null;
+  serverNote?: string | null;
   serverList?: { ip: string; port: number; country: string | null; asn: number | null; bytes: number }[];
 }
 
