@@ -263,11 +263,12 @@ export function redactEvidence(evidence: string, term: string): string {
       .split(/[^\p{L}\p{N}]+/u)
       .filter((w) => w.length > 2),
   );
-  return evidence.replace(/[\p{L}\p{N}_]+/gu, (word, offset: number) => {
+  return evidence.replace(/[\p{L}\p{N}_]+(?:-[\p{L}\p{N}_]+)*/gu, (word, offset: number) => {
     const next = evidence.slice(offset + word.length, offset + word.length + 2);
-    if (/^(?:=|:|"\s*:|"?:)/.test(next) || /^"\s*:/.test(next)) return word;
+    // A field name: `name=`, `"name":` or `name: ` (a colon without a space is a MAC or a time, masked).
+    if (/^\p{L}/u.test(word) && /^(?:=|"\s*:|:\s)/u.test(next)) return word;
     if (termWords.has(word.toLowerCase())) return word;
-    return '•'.repeat(word.length);
+    return word.replace(/[\p{L}\p{N}_]/gu, '•');
   });
 }
 
@@ -731,7 +732,8 @@ export class NetViews {
     const rows = this.db
       .prepare(`SELECT * FROM net_leaks ${w} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`)
       .all(...params, limit, offset) as LeakRaw[];
-    return { items: rows.map((r) => this.leakView(r, reveal)), total, offset, limit };
+    const apps = this.classified({}).apps;
+    return { items: rows.map((r) => this.leakView(r, reveal, apps)), total, offset, limit };
   }
 
   leak(id: number, reveal: boolean): LeakView | null {
@@ -739,8 +741,9 @@ export class NetViews {
     return r ? this.leakView(r, reveal) : null;
   }
 
-  private leakView(r: LeakRaw, reveal: boolean): LeakView {
-    const c = this.opts.classifier.classify(r.name === '' ? null : r.name, r.server_ip, 0, r.protocol, []);
+  private leakView(r: LeakRaw, reveal: boolean, apps?: Map<string, string[]>): LeakView {
+    const clientApps = (apps ?? this.classified({}).apps).get(r.client_id) ?? [];
+    const c = this.opts.classifier.classify(r.name === '' ? null : r.name, r.server_ip, 0, r.protocol, clientApps);
     return {
       id: r.id,
       client: r.client_id,
@@ -752,7 +755,7 @@ export class NetViews {
       evidence: reveal ? r.evidence : redactEvidence(r.evidence, r.term),
       redacted: !reveal,
       encoding: r.encoding,
-      party: c.party === 'first' ? 'first' : c.party,
+      party: c.party,
       organization: c.organization,
       firstSeen: iso(r.first_seen),
       lastSeen: iso(r.last_seen),

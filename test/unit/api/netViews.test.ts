@@ -137,6 +137,9 @@ describe('NetViews', () => {
     expect(redactEvidence('GET /bp?sys=128&dia=84', 'systolic')).toBe('••• /••?sys=•••&dia=••');
     expect(redactEvidence('{"email": "ann@example.org"}', 'e-mail address')).toBe('{"email": "•••@•••••••.•••"}');
     expect(redactEvidence('weight 72.5 kg', 'weight')).toBe('weight ••.• ••');
+    // MAC addresses and times are values, not field names.
+    expect(redactEvidence('wifiMac=64:09:80:ab:5e:a1', 'wi-fi mac address')).toBe('wifiMac=••:••:••:••:••:••');
+    expect(redactEvidence('X-Device: Pixel 7 at 12:30', 'phone model')).toBe('X-Device: ••••• • •• ••:••');
   });
 
   it('cursors round-trip and refuse tampering', () => {

@@ -233,6 +233,8 @@ describe('API routes', () => {
     expect(r.body.total).toBeGreaterThan(5);
     const bp = r.body.items.find((l: { term: string }) => l.term === 'systolic');
     expect(bp.kind).toBe('health');
+    // Withings is the vendor of an app on this phone: its own server is a first party.
+    expect(bp).toMatchObject({ name: 'wbsapi.withings.net', party: 'first', organization: 'Withings' });
     expect(bp.redacted).toBe(true);
     expect(bp.evidence).toMatch(/•/);
     expect(bp.evidence).not.toMatch(/\d/);
