@@ -94,6 +94,30 @@ function agentCounters(dbPath: string): { packets: number; queueDrops: number } 
   }
 }
 
+/** RSS split into anonymous memory (heaps) and file pages (mapped files, e.g. the database), MiB. */
+function rssParts(pid: number): { anon: number; file: number } {
+  try {
+    const t = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(t)?.[1] ?? 0) / 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+  } catch {
+    return { anon: 0, file: 0 };
+  }
+}
+
+/** The agent's JavaScript heap in use (its status file, written every 2 s), MiB; null when not readable. */
+function heapMiB(dataDir: string): number | null {
+  try {
+    const s = JSON.parse(readFileSync(join(dataDir, 'agent-status.json'), 'utf8')) as {
+      memory?: { heapUsedBytes?: number };
+    };
+    const b = s.memory?.heapUsedBytes;
+    return typeof b === 'number' ? b / 1048576 : null;
+  } catch {
+    return null;
+  }
+}
+
 function rssMiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -203,6 +227,7 @@ interface LiveLab {
   nsTx: string;
   pid: number;
   dbPath: string;
+  dataDir: string;
 }
 
 /** Builds the namespaces and the capture, starts the agent, runs `fn`, and always tears everything down. */
@@ -254,7 +279,7 @@ async function withLiveAgent(fn: (lab: LiveLab) => Promise<void>): Promise<void>
       if (Date.now() > deadline || agent.exitCode !== null) throw new Error(`agent did not start: ${log}`);
       await sleep(100);
     }
-    await fn({ pcap, pcapBytes, nsTx: nsA, pid: agent.pid ?? 0, dbPath: join(dataDir, 'bandguard.db') });
+    await fn({ pcap, pcapBytes, nsTx: nsA, pid: agent.pid ?? 0, dbPath: join(dataDir, 'bandguard.db'), dataDir });
   } finally {
     if (agent && agent.exitCode === null) {
       agent.kill('SIGTERM');
@@ -356,15 +381,16 @@ async function soak(lab: LiveLab, seconds: number): Promise<void> {
     `  soak: ${seconds} s at ${mbps} Mbit/s${unique ? ' (addresses rewritten on every loop)' : ''}, RSS every ${every} s`,
   );
   const t0 = Date.now();
-  const samples: { t: number; rss: number }[] = [{ t: 0, rss: rssMiB(pid) }];
+  type Sample = { t: number; rss: number; anon: number; file: number; heap: number | null };
+  const sample = (t: number): Sample => ({ t, rss: rssMiB(pid), ...rssParts(pid), heap: heapMiB(lab.dataDir) });
+  const samples: Sample[] = [sample(0)];
   const sampler = setInterval(() => {
-    const t = (Date.now() - t0) / 1000;
-    const rss = rssMiB(pid);
-    samples.push({ t, rss });
+    const s = sample((Date.now() - t0) / 1000);
+    samples.push(s);
     if (samples.length % Math.max(1, Math.round(60 / every)) === 0) {
       const c = agentCounters(dbPath);
       console.log(
-        `    t=${t.toFixed(0)} s: RSS ${rss.toFixed(0)} MiB, ${c.packets.toLocaleString('en')} packets received`,
+        `    t=${s.t.toFixed(0)} s: RSS ${s.rss.toFixed(0)} MiB (anon ${s.anon.toFixed(0)}, file ${s.file.toFixed(0)}), JS heap ${s.heap?.toFixed(0) ?? '?'} MiB, ${c.packets.toLocaleString('en')} packets received`,
       );
     }
   }, every * 1000);
@@ -398,17 +424,23 @@ async function soak(lab: LiveLab, seconds: number): Promise<void> {
   const sent = Number(m[1]);
   const secs = Number(m[3]);
   const after = await waitForStable(dbPath, before.packets + sent, 60_000);
-  samples.push({ t: (Date.now() - t0) / 1000, rss: rssMiB(pid) });
+  samples.push(sample((Date.now() - t0) / 1000));
   const received = after.packets - before.packets;
   const rss = samples.map((s) => s.rss);
   const half = samples.filter((s) => s.t >= seconds / 2);
   const slope = leastSquaresSlope(half.map((s) => [s.t, s.rss]));
+  const heaps = samples.map((s) => s.heap).filter((h): h is number => h !== null);
   console.log(
     `  soak: sent ${sent.toLocaleString('en')} packets (${((Number(m[2]) * 8) / secs / 1e6).toFixed(0)} Mbit/s, ${Math.round(sent / secs).toLocaleString('en')} packets/s) in ${secs.toFixed(0)} s; received ${received.toLocaleString('en')}; kernel drops ${Math.max(0, sent - received).toLocaleString('en')} (${((100 * Math.max(0, sent - received)) / Math.max(1, sent)).toFixed(3)} %), queue drops ${after.queueDrops - before.queueDrops}`,
   );
   console.log(
     `  soak RSS: start ${rss[0]!.toFixed(0)} MiB, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, end ${rss.at(-1)!.toFixed(0)} MiB; second-half trend ${(slope * 60).toFixed(2)} MiB/min (${samples.length} samples)`,
   );
+  if (heaps.length > 0) {
+    console.log(
+      `  soak JS heap in use: start ${heaps[0]!.toFixed(0)} MiB, min ${Math.min(...heaps).toFixed(0)}, max ${Math.max(...heaps).toFixed(0)}, end ${heaps.at(-1)!.toFixed(0)} MiB; RSS file pages end ${samples.at(-1)!.file.toFixed(0)} MiB, anonymous ${samples.at(-1)!.anon.toFixed(0)} MiB`,
+    );
+  }
 }
 
 function leastSquaresSlope(points: [number, number][]): number {

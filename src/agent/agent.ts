@@ -51,6 +51,8 @@ export interface AgentStatus {
   updatedAt: string;
   dataDir: string;
   safe: boolean;
+  /** The process's memory (process.memoryUsage): RSS, and the JavaScript heap inside it. */
+  memory: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number };
   capture: CaptureSourceStatus & {
     enabled: boolean;
     queueDrops: number;
@@ -573,6 +575,7 @@ export class Agent {
       }
     };
     const w = this.writer.stats;
+    const mem = process.memoryUsage();
     return {
       pid: process.pid,
       version: VERSION,
@@ -580,6 +583,12 @@ export class Agent {
       updatedAt: new Date(this.now()).toISOString(),
       dataDir: this.config.dataDir,
       safe: this.config.safe,
+      memory: {
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+        heapTotalBytes: mem.heapTotal,
+        externalBytes: mem.external,
+      },
       capture: {
         ...st,
         enabled: this.source !== null,
