@@ -139,6 +139,10 @@ describe.skipIf(!haveChromium)('dashboard in chromium', () => {
       return n;
     })()`);
     expect(inked).toBeGreaterThan(500);
+    // Live heart rate over server-sent events from the band's live characteristic.
+    await page.click('#live-toggle');
+    await expect.poll(() => page.textContent('#live-hr'), { timeout: 20_000 }).toMatch(/^\d+ bpm$/);
+    await page.click('#live-toggle');
     // Export links download the samples.
     const [download] = await Promise.all([
       page.waitForEvent('download'),

@@ -276,6 +276,38 @@ function pairWizard(onPaired: () => void, cleanups: (() => void)[]): HTMLElement
   );
 }
 
+/** A button that streams the band's live heart rate (server-sent events) while the page shows it. */
+function liveControl(device: Device, cleanups: (() => void)[]): HTMLElement {
+  const value = h('span', { class: 'live-value', id: 'live-hr', 'aria-live': 'polite' });
+  const btn = h('button', { type: 'button', class: 'secondary small', id: 'live-toggle' }, '♥ Live heart rate');
+  let off: (() => void) | null = null;
+  const stop = () => {
+    off?.();
+    off = null;
+    events.watchLive(null);
+    btn.textContent = '♥ Live heart rate';
+    value.textContent = '';
+  };
+  btn.addEventListener('click', () => {
+    if (off) {
+      stop();
+      return;
+    }
+    value.textContent = 'connecting…';
+    btn.textContent = 'Stop';
+    off = events.on('live', (d) => {
+      const e = d as { deviceId: string; samples: { kind: string; value: number }[] };
+      const hr = e.samples.filter((x) => x.kind === 'heart_rate' && x.value > 0).at(-1);
+      if (e.deviceId === device.id && hr) value.textContent = `${Math.round(hr.value)} bpm`;
+    });
+    events.watchLive(device.id);
+  });
+  cleanups.push(() => {
+    if (off) stop();
+  });
+  return h('div', { class: 'live' }, btn, value);
+}
+
 async function render(root: HTMLElement, params: URLSearchParams, cleanups: (() => void)[]): Promise<void> {
   let devices: Device[];
   try {
@@ -354,6 +386,7 @@ async function render(root: HTMLElement, params: URLSearchParams, cleanups: (() 
     );
   });
   const chartsHost = h('div', { class: 'charts', id: 'charts' });
+  const live = selected ? liveControl(selected, cleanups) : null;
   const rangeSel = h(
     'div',
     { class: 'segmented', role: 'group', 'aria-label': 'Range' },
@@ -382,7 +415,7 @@ async function render(root: HTMLElement, params: URLSearchParams, cleanups: (() 
       ? h(
           'section',
           { class: 'card wide' },
-          h('div', { class: 'card-head' }, h('h2', {}, `${selected.name ?? selected.id}: history`), rangeSel),
+          h('div', { class: 'card-head' }, h('h2', {}, `${selected.name ?? selected.id}: history`), live, rangeSel),
           chartsHost,
         )
       : null,
