@@ -84,15 +84,14 @@ export function buildServices(opts: StartApiOptions, auth: AuthService): { servi
   const kb = defaultPartiesKnowledgeBase();
   const classifier = defaultClassifier();
   const geo = new GeoService();
-  // Use the agent's firewall when it has one; otherwise the API keeps its own facade over the same store.
+  // The agent's firewall when it runs one. When it leaves the firewall alone (--safe, firewall.mode off)
+  // the dashboard still edits the policy and previews the rules, through a dry-run facade that never
+  // touches the kernel. (An agent without a firewall of its own: the API keeps one over the same store.)
+  const hasOwn = 'firewall' in agent;
   const own = (agent as unknown as { firewall?: FirewallService | null }).firewall ?? null;
+  const dryRun = opts.firewallDryRun || config.safe || (hasOwn && own === null);
   const fw =
-    own ??
-    new FirewallService({
-      db: agent.db,
-      executor: opts.firewallDryRun || config.safe ? dryRunExecutor() : execFileExecutor(),
-      parties: kb,
-    });
+    own ?? new FirewallService({ db: agent.db, executor: dryRun ? dryRunExecutor() : execFileExecutor(), parties: kb });
   const events = new EventHub();
   const views = new NetViews(agent.db, {
     classifier,
