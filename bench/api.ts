@@ -162,8 +162,12 @@ export async function runApiBench(): Promise<void> {
     const line = (t: number[]) =>
       `p50 ${f(percentile(t, 50))}, p95 ${f(percentile(t, 95))}, p99 ${f(percentile(t, 99))}, max ${f(t.at(-1)!)}`;
     console.log(`  first request (cold classification memo): ${f(cold)}`);
-    console.log(`  parties view over HTTP, ${REQUESTS} requests (mixed filters, sorts, pages), store idle: ${line(idle)}`);
-    console.log(`  the same with a store write before every request (every request regroups): ${line(busy)} (goal p95 < 100 ms)`);
+    console.log(
+      `  parties view over HTTP, ${REQUESTS} requests (mixed filters, sorts, pages), store idle: ${line(idle)}`,
+    );
+    console.log(
+      `  the same with a store write before every request (every request regroups): ${line(busy)} (goal p95 < 100 ms)`,
+    );
     console.log(
       `  time window (last 24 h: ${(PHONES * NAMES * SERVERS * Math.min(24, buckets)).toLocaleString('en')} rows), a write before each of ${win.length} requests: ${line(win)}`,
     );
