@@ -40,6 +40,14 @@ export async function runStart(args: string[], io: Io, signal?: AbortSignal): Pr
   const source = replay
     ? new ReplaySource(replay, { speed: parseSpeed(values.speed as string | undefined) })
     : undefined;
+  // Listen for the stop signals before anything starts: a SIGTERM that arrives while the agent or the
+  // dashboard is still starting must stop it gracefully too, never kill it half-way.
+  const stopRequested = new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
   let agent: Agent;
   try {
     agent = await Agent.start({ config, ...(source ? { source } : {}) });
@@ -73,12 +81,7 @@ export async function runStart(args: string[], io: Io, signal?: AbortSignal): Pr
       `bandguard: the dashboard could not start (the agent keeps running): ${e instanceof Error ? e.message : String(e)}\n`,
     );
   }
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  await stopRequested;
   io.stderr('bandguard: stopping (writing what is in memory)\n');
   await api?.close();
   await agent.stop();

@@ -295,8 +295,10 @@ describe.skipIf(skip !== null)(
           [...new Set(r.contacts.filter((c) => c.client === client && c.name).map((c) => c.name))].sort();
         expect(names(report, PH1_MAC)).toEqual(expect.arrayContaining(['api-mifit.huami.com', 'graph.facebook.com']));
         expect(names(report, PH2_MAC)).toEqual(expect.arrayContaining(['app-measurement.com']));
-        expect(names(report, PH1_MAC)).toEqual(names(expected, PH1_MAC));
-        expect(names(report, PH2_MAC)).toEqual(names(expected, PH2_MAC));
+        // (The hub's API now answers on 8080, so the left-out request has a Host name in tcpdump's view.)
+        const expectedView = { ...expected, contacts: expectedContacts };
+        expect(names(report, PH1_MAC)).toEqual(names(expectedView, PH1_MAC));
+        expect(names(report, PH2_MAC)).toEqual(names(expectedView, PH2_MAC));
         const lookups = (r: AnalyzeReport) =>
           r.lookups.map((l) => `${l.client} ${l.name} ${l.type} ${l.answers.join(',')}`).sort();
         expect(lookups(report)).toEqual(lookups(expected));
