@@ -109,9 +109,15 @@ function rssParts(pid: number): { anon: number; file: number } {
 function heapMiB(dataDir: string): number | null {
   try {
     const s = JSON.parse(readFileSync(join(dataDir, 'agent-status.json'), 'utf8')) as {
-      memory?: { heapUsedBytes?: number };
+      memory?: { heapUsedBytes?: number; heapTotalBytes?: number; externalBytes?: number };
     };
     const b = s.memory?.heapUsedBytes;
+    if (s.memory && process.env.BENCH_SOAK_VERBOSE) {
+      const m = s.memory;
+      console.log(
+        `      heap total ${((m.heapTotalBytes ?? 0) / 1048576).toFixed(0)} MiB, external ${((m.externalBytes ?? 0) / 1048576).toFixed(0)} MiB`,
+      );
+    }
     return typeof b === 'number' ? b / 1048576 : null;
   } catch {
     return null;
@@ -370,7 +376,8 @@ async function liveRates(lab: LiveLab): Promise<void> {
  * N seconds, looping the capture, while the agent's RSS is sampled every BENCH_SOAK_SAMPLE_SECONDS (default
  * 5). BENCH_SOAK_UNIQUE_IP=1 makes tcpreplay rewrite the addresses on every loop (new clients and flows all
  * the time) instead of repeating the same conversations. Reports RSS start/min/max/end, the slope of a
- * least-squares line over the second half, and drops.
+ * least-squares line over the second half, and drops. The JS heap comes from the agent's status file
+ * (`memory`); BENCH_SOAK_VERBOSE=1 also prints its heap total and external memory at every sample.
  */
 async function soak(lab: LiveLab, seconds: number): Promise<void> {
   const { pcap, nsTx, pid, dbPath } = lab;
