@@ -8,10 +8,12 @@
  * phones on the hub's Wi-Fi and not from the upstream network; without such an address, 127.0.0.1 (and it
  * says so).
  */
+
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Agent } from '../agent/agent.js';
+import { storedClassifier } from '../agent/geo.js';
 import { type Config, parseListen } from '../config/schema.js';
 import { logger } from '../core/logger.js';
 import { dryRunExecutor, execFileExecutor } from '../firewall/executor.js';
@@ -82,8 +84,11 @@ export function chooseListen(
 export function buildServices(opts: StartApiOptions, auth: AuthService): { services: ApiServices; feed: LiveFeed } {
   const { agent, config } = opts;
   const kb = defaultPartiesKnowledgeBase();
-  const classifier = defaultClassifier();
-  const geo = new GeoService();
+  // The agent's geo (configured mmdb files + the RDAP owner cache in its database), so the dashboard shows
+  // what the agent learnt; a bare offline one for agents without it (tests that stub the agent).
+  const agentGeo = (agent as unknown as { geoEnricher?: { geo: GeoService } }).geoEnricher?.geo ?? null;
+  const geo = agentGeo ?? new GeoService();
+  const classifier = agentGeo ? storedClassifier(agentGeo) : defaultClassifier();
   // The agent's firewall when it runs one. When it leaves the firewall alone (--safe, firewall.mode off)
   // the dashboard still edits the policy and previews the rules, through a dry-run facade that never
   // touches the kernel. (An agent without a firewall of its own: the API keeps one over the same store.)
