@@ -59,6 +59,9 @@ interface Invariants {
 
 function inspect(dbPath: string): Invariants {
   const db = new Database(dbPath, { readonly: true });
+  // One read transaction: the agent may commit between two statements, and every count must come from the
+  // same snapshot (separate statements raced with a running agent's next batch).
+  db.exec('BEGIN');
   try {
     const one = <T>(sql: string) => db.prepare(sql).get() as T;
     const b = one<{ n: number; lo: number | null; hi: number | null; f: number | null; p: number | null }>(
@@ -78,6 +81,7 @@ function inspect(dbPath: string): Invariants {
         null,
     };
   } finally {
+    db.exec('COMMIT');
     db.close();
   }
 }
