@@ -5,19 +5,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { runAnalyze } from './commands/analyze.js';
-import { runBackup } from './commands/backup.js';
-import { runBand } from './commands/band.js';
-import { runBlock } from './commands/block.js';
-import { runDemo } from './commands/demo.js';
-import { runDoctor } from './commands/doctor.js';
-import { runFirewall } from './commands/firewall.js';
-import { runReport } from './commands/report.js';
-import { runRestore } from './commands/restore.js';
-import { runRules } from './commands/rules.js';
-import { runSetupAp } from './commands/setupAp.js';
-import { runStart } from './commands/start.js';
-import { runStatus } from './commands/status.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -64,34 +51,35 @@ Every command takes --config FILE and --data-dir DIR (default ~/.bandguard or $B
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
+  // Each command's module is loaded only when it runs: `analyze` must not pay for express, SQLite or BLE.
   try {
     switch (command) {
       case 'analyze':
-        return await runAnalyze(rest, io);
+        return await (await import('./commands/analyze.js')).runAnalyze(rest, io);
       case 'band':
-        return await runBand(rest, io);
+        return await (await import('./commands/band.js')).runBand(rest, io);
       case 'block':
-        return await runBlock(rest, io);
+        return await (await import('./commands/block.js')).runBlock(rest, io);
       case 'firewall':
-        return await runFirewall(rest, io);
+        return await (await import('./commands/firewall.js')).runFirewall(rest, io);
       case 'rules':
-        return await runRules(rest, io);
+        return await (await import('./commands/rules.js')).runRules(rest, io);
       case 'demo':
-        return await runDemo(rest, io);
+        return await (await import('./commands/demo.js')).runDemo(rest, io);
       case 'start':
-        return await runStart(rest, io);
+        return await (await import('./commands/start.js')).runStart(rest, io);
       case 'report':
-        return await runReport(rest, io);
+        return await (await import('./commands/report.js')).runReport(rest, io);
       case 'status':
-        return await runStatus(rest, io);
+        return await (await import('./commands/status.js')).runStatus(rest, io);
       case 'doctor':
-        return await runDoctor(rest, io);
+        return await (await import('./commands/doctor.js')).runDoctor(rest, io);
       case 'setup-ap':
-        return await runSetupAp(rest, io);
+        return await (await import('./commands/setupAp.js')).runSetupAp(rest, io);
       case 'backup':
-        return await runBackup(rest, io);
+        return await (await import('./commands/backup.js')).runBackup(rest, io);
       case 'restore':
-        return await runRestore(rest, io);
+        return await (await import('./commands/restore.js')).runRestore(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -20,7 +20,7 @@ import { DnsCache } from './flows/dnsCache.js';
 import type { AppProtocol, PipelineObserver, Transport } from './flows/flowTypes.js';
 import { IpReassembler } from './flows/ipReassembly.js';
 import { TcpStream } from './flows/tcpStream.js';
-import { classifyPayload } from './inspect/payloadClass.js';
+import { quickClass } from './inspect/payloadClass.js';
 
 export interface PipelineOptions {
   /** Hard cap on flows held in memory; past it the oldest flow is finalised early (counted). */
@@ -834,5 +834,7 @@ export function dnsTypeName(t: number): string {
  */
 export function looksEncrypted(p: Uint8Array): boolean {
   if (p.length < 32) return false;
-  return classifyPayload(p).cls === 'encrypted';
+  // Magic numbers and statistics only: this runs for every new unidentified flow, and the trial decode of the
+  // full classifier is left to plaintext inspection, which needs it to decompress anyway.
+  return quickClass(p) === 'encrypted';
 }

@@ -241,24 +241,47 @@ const TRIAL_OUT = 64 * 1024;
 export function trialDecode(p: Uint8Array): 'deflate' | 'brotli' | null {
   if (p.length < 16) return null;
   const chunk = p.subarray(0, Math.min(p.length, TRIAL_IN));
-  const expands = (f: () => Buffer): boolean => {
-    try {
-      return f().length >= chunk.length * 1.2;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+  // Most trials fail, and zlib reports a failure with an Error: without a stack trace it costs a fraction.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const expands = (f: () => Buffer): boolean => {
+      try {
+        return f().length >= chunk.length * 1.2;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      }
+    };
+    if (
+      deflateHeaderPossible(chunk) &&
+      expands(() => inflateRawSync(chunk, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: TRIAL_OUT }))
+    ) {
+      return 'deflate';
     }
-  };
-  if (expands(() => inflateRawSync(chunk, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: TRIAL_OUT }))) {
-    return 'deflate';
+    if (
+      expands(() =>
+        brotliDecompressSync(chunk, { finishFlush: constants.BROTLI_OPERATION_FLUSH, maxOutputLength: TRIAL_OUT }),
+      )
+    ) {
+      return 'brotli';
+    }
+    return null;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
-  if (
-    expands(() =>
-      brotliDecompressSync(chunk, { finishFlush: constants.BROTLI_OPERATION_FLUSH, maxOutputLength: TRIAL_OUT }),
-    )
-  ) {
-    return 'brotli';
-  }
-  return null;
+}
+
+/**
+ * Whether the first block header of a raw deflate stream (RFC 1951 §3.2.3) can be valid: block type 3 is
+ * reserved, and a stored block's LEN must be the complement of NLEN. Rules out most random bytes without
+ * starting an inflater.
+ */
+function deflateHeaderPossible(p: Uint8Array): boolean {
+  const btype = (p[0]! >> 1) & 3;
+  if (btype === 3) return false;
+  if (btype !== 0) return true;
+  // Stored: the rest of the first byte is padding, then LEN and NLEN (little-endian) at bytes 1..4.
+  return p.length >= 5 && (p[1]! ^ p[3]!) === 0xff && (p[2]! ^ p[4]!) === 0xff;
 }
 
 /** Whether the first bytes after a zlib header inflate (sync flush: a cut stream is fine). */
@@ -307,6 +330,16 @@ export function classifyStats(
       return s.chi2 <= RANDOM_CHI2 + t.splitSd * RANDOM_CHI2_SD ? 'encrypted' : 'compressed';
     }
   }
+}
+
+/**
+ * Magic numbers and statistics, without the trial decode of `classifyPayload`: cheap enough for the first
+ * payload of every flow (raw deflate and brotli may then come out as encrypted).
+ */
+export function quickClass(p: Uint8Array, prefix = DEFAULT_PREFIX): PayloadClass {
+  const format = sniffFormat(p);
+  if (format && format !== 'zlib') return FORMAT_CLASS[format];
+  return classifyStats(payloadStats(p, prefix), 'combined');
 }
 
 /** Classify a payload: format sniff first (combined method only), then the statistics of its prefix. */
