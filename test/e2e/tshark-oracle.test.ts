@@ -21,11 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeFiles } from '../../src/net/analyze.js';
 import type { AnalyzeReport } from '../../src/net/report.js';
+import { CAPTURES_DIR } from '../helpers/captures.js';
 import { hasCommand, netnsUnavailableReason, withNetnsLab } from '../helpers/netns.js';
 import { hasTshark, normalizeHost, type TsharkNames, tsharkFields, tsharkNames } from '../helpers/tshark.js';
 
 const REAL_DIR = fileURLToPath(new URL('../fixtures/pcap/real/', import.meta.url));
-const NDPI_DIR = process.env.BANDGUARD_NDPI_CAPTURES ?? '/work/shared/captures/ndpi';
+const NDPI_DIR = process.env.BANDGUARD_NDPI_CAPTURES ?? `${CAPTURES_DIR}/ndpi`;
 
 const tshark = hasTshark();
 const realFiles = readdirSync(REAL_DIR)

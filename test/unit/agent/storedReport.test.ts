@@ -14,10 +14,11 @@ import { analyzeFiles } from '../../../src/net/analyze.js';
 import { ReplaySource } from '../../../src/net/capture/replaySource.js';
 import { defaultClassifier } from '../../../src/net/classify/classifier.js';
 import type { AnalyzeReport } from '../../../src/net/report.js';
+import { CAPTURES_DIR } from '../../helpers/captures.js';
 import { FakeCron } from './fakeCron.js';
 
 const REAL = join(import.meta.dirname, '..', '..', 'fixtures', 'pcap', 'real');
-const NDPI_DIR = process.env.BANDGUARD_NDPI_CAPTURES ?? '/work/shared/captures/ndpi';
+const NDPI_DIR = process.env.BANDGUARD_NDPI_CAPTURES ?? `${CAPTURES_DIR}/ndpi`;
 const NDPI = ['android.pcap', 'facebook.pcap', 'quic-23.pcap', 'dns.pcap', 'google_ssl.pcap', 'tls_2_reasms.pcapng'];
 
 let dir: string;

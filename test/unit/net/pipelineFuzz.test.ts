@@ -10,10 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../../src/net/capture/pcapFile.js';
 import { Pipeline } from '../../../src/net/pipeline.js';
 import { ReportBuilder } from '../../../src/net/report.js';
+import { CAPTURES_DIR } from '../../helpers/captures.js';
 
 const CAPTURES = [
-  resolve(import.meta.dirname, '../../../../shared/captures/ndpi'),
-  resolve(import.meta.dirname, '../../../../shared/captures/public/zeek'),
+  `${CAPTURES_DIR}/ndpi`,
+  `${CAPTURES_DIR}/public/zeek`,
   resolve(import.meta.dirname, '../../fixtures/pcap/real'),
 ].filter(existsSync);
 

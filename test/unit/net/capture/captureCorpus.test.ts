@@ -1,27 +1,20 @@
 /**
- * Every capture in /work/shared/captures read by readCaptureFile and decoded by decodePacket, compared
+ * Every capture in the shared captures directory read by readCaptureFile and decoded by decodePacket, compared
  * packet by packet with tshark: count, timestamps, lengths, addresses, ports and TCP fields.
  * Skipped (visibly) when the corpus or tshark is not there.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../../../src/net/capture/pcapFile.js';
 import { decodePacket } from '../../../../src/net/decode/packet.js';
 import type { DecodedPacket, DropReason } from '../../../../src/net/decode/types.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
+import { hasTshark } from '../../../helpers/tshark.js';
 
-const ROOT = '/work/shared/captures';
+const ROOT = CAPTURES_DIR;
 const DIRS = ['ndpi', 'public/zeek', 'public/tcpdump', 'public/foxio_ja4'];
-
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const corpus = existsSync(ROOT)
   ? DIRS.flatMap((d) =>

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_CAPLEN, readCaptureFile } from '../../../../src/net/capture/pcapFile.js';
 import { CaptureFormatError } from '../../../../src/net/capture/types.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
 import { concat, epb, idb, pcapFile, sampleFrame, shb, spb, tsresol } from './builders.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bg-pcapfuzz-'));
@@ -37,10 +38,10 @@ async function readChecked(bytes: Uint8Array, chunkSize: number): Promise<void> 
 }
 
 const corpusFiles = [
-  '/work/shared/captures/ndpi/dns.pcap',
-  '/work/shared/captures/ndpi/quic-v2.pcapng',
-  '/work/shared/captures/ndpi/tls_2_reasms.pcapng',
-  '/work/shared/captures/public/tcpdump/tcp-handshake-nano.pcap',
+  `${CAPTURES_DIR}/ndpi/dns.pcap`,
+  `${CAPTURES_DIR}/ndpi/quic-v2.pcapng`,
+  `${CAPTURES_DIR}/ndpi/tls_2_reasms.pcapng`,
+  `${CAPTURES_DIR}/public/tcpdump/tcp-handshake-nano.pcap`,
 ].filter((p) => existsSync(p));
 const seeds: Uint8Array[] = [
   pcapFile({ le: true, linkType: 1, records: [0, 1, 2].map((i) => ({ sec: i, frac: i, data: sampleFrame(i) })) }),

@@ -10,27 +10,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDhcp, decodeDhcp6 } from '../../../../src/net/decode/dhcp.js';
 import { fromHex } from '../../../../src/sdk/byteReader.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
+import { hasTshark } from '../../../helpers/tshark.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const CAPTURES = [
-  process.env.BANDGUARD_CAPTURES,
-  resolve(here, '../../../../../shared/captures'),
-  '/work/shared/captures',
-].find((p): p is string => p !== undefined && existsSync(p));
-
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const CAPTURES = existsSync(CAPTURES_DIR) ? CAPTURES_DIR : undefined;
 
 const FILES = [
   'ndpi/android.pcap',

@@ -14,8 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DnsMessage,
@@ -26,22 +25,10 @@ import {
   dnsTcpMessages,
 } from '../../../../src/net/decode/dns.js';
 import { fromHex, MalformedError, TruncatedError } from '../../../../src/sdk/byteReader.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
+import { hasTshark } from '../../../helpers/tshark.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const CAPTURES = [
-  process.env.BANDGUARD_CAPTURES,
-  resolve(here, '../../../../../shared/captures'),
-  '/work/shared/captures',
-].find((p): p is string => p !== undefined && existsSync(p));
-
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const CAPTURES = existsSync(CAPTURES_DIR) ? CAPTURES_DIR : undefined;
 
 const SEP = '\t';
 const AGG = '\u001e'; // ASCII record separator: tshark escapes control bytes in names, so it never appears in one

@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { extractHttpBody, parseHttpRequestHead, splitHostPort } from '../../../../src/net/decode/http.js';
 import { TcpStream } from '../../../../src/net/flows/tcpStream.js';
 import { fromHex } from '../../../../src/sdk/byteReader.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
 
-const NDPI = '/work/shared/captures/ndpi';
+const NDPI = `${CAPTURES_DIR}/ndpi`;
 
 interface Req {
   stream: number;

@@ -10,6 +10,7 @@ import { SUPPORTED_LINK_TYPES } from '../../../../src/net/decode/linkTypes.js';
 import { decodePacket } from '../../../../src/net/decode/packet.js';
 import type { DecodedPacket, DropReason } from '../../../../src/net/decode/types.js';
 import { IpReassembler } from '../../../../src/net/flows/ipReassembly.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
 import { sampleFrame } from '../capture/builders.js';
 
 const REASONS: DropReason[] = [
@@ -47,16 +48,16 @@ function checkResult(data: Uint8Array, r: DecodedPacket | DropReason): void {
 }
 
 const FILES = [
-  '/work/shared/captures/ndpi/quic-v2.pcapng',
-  '/work/shared/captures/ndpi/badpackets.pcap',
-  '/work/shared/captures/ndpi/dns.pcap',
-  '/work/shared/captures/ndpi/fuzz-2021-10-13.pcap',
-  '/work/shared/captures/public/tcpdump/nflog.pcap',
-  '/work/shared/captures/public/tcpdump/quic_handshake.pcap',
-  '/work/shared/captures/public/zeek/dns_ech.pcap',
-  '/work/shared/captures/public/zeek/quic_interop_quic-go_quic-go_retry.pcap',
-  '/work/shared/captures/ndpi/quic-fuzz-overflow.pcapng',
-  '/work/shared/captures/ndpi/android.pcap',
+  `${CAPTURES_DIR}/ndpi/quic-v2.pcapng`,
+  `${CAPTURES_DIR}/ndpi/badpackets.pcap`,
+  `${CAPTURES_DIR}/ndpi/dns.pcap`,
+  `${CAPTURES_DIR}/ndpi/fuzz-2021-10-13.pcap`,
+  `${CAPTURES_DIR}/public/tcpdump/nflog.pcap`,
+  `${CAPTURES_DIR}/public/tcpdump/quic_handshake.pcap`,
+  `${CAPTURES_DIR}/public/zeek/dns_ech.pcap`,
+  `${CAPTURES_DIR}/public/zeek/quic_interop_quic-go_quic-go_retry.pcap`,
+  `${CAPTURES_DIR}/ndpi/quic-fuzz-overflow.pcapng`,
+  `${CAPTURES_DIR}/ndpi/android.pcap`,
 ];
 const frames: { linkType: number; data: Uint8Array }[] = [];
 

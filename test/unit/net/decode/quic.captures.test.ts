@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type QuicResult, QuicSniExtractor, quicVersionName } from '../../../../src/net/decode/quic.js';
 import { parseClientHello } from '../../../../src/net/decode/tls.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
 
-const CAPTURES = '/work/shared/captures/';
+const CAPTURES = `${CAPTURES_DIR}/`;
 
 interface Datagram {
   frame: number;

@@ -9,8 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { type ClientHello, extractClientHelloFromStream } from '../../../../src/net/decode/tls.js';
 import { TcpStream } from '../../../../src/net/flows/tcpStream.js';
 import { fromHex } from '../../../../src/sdk/byteReader.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
 
-const CAPTURES = '/work/shared/captures';
+const CAPTURES = CAPTURES_DIR;
 const FIELDS = [
   'tcp.stream',
   'ip.src',

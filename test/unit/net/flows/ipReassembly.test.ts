@@ -5,6 +5,7 @@ import { readCaptureFile } from '../../../../src/net/capture/pcapFile.js';
 import { decodePacket } from '../../../../src/net/decode/packet.js';
 import type { DecodedPacket } from '../../../../src/net/decode/types.js';
 import { IpReassembler } from '../../../../src/net/flows/ipReassembly.js';
+import { CAPTURES_DIR } from '../../../helpers/captures.js';
 import { Bytes, concat, ipv4, ipv6, tcp, udp } from '../capture/builders.js';
 
 const SRC = [192, 168, 1, 10];
@@ -279,7 +280,7 @@ describe('IpReassembler', () => {
   });
 });
 
-const BADPACKETS = '/work/shared/captures/ndpi/badpackets.pcap';
+const BADPACKETS = `${CAPTURES_DIR}/ndpi/badpackets.pcap`;
 
 describe.skipIf(!existsSync(BADPACKETS))(
   'IpReassembler on ndpi/badpackets.pcap (first fragments cut by the snap length)',
