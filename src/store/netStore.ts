@@ -591,24 +591,10 @@ export class NetStore {
     let flows = 0;
     for (const c of b.contacts) {
       flows += c.flows;
-      const raw = st.getContact.get(c.bucketStart, c.clientId, c.name, c.serverIp, c.port, c.transport) as
-        | ContactRowRaw
-        | undefined;
-      let row = c;
-      if (raw) {
-        row = toContact(raw);
-        mergeContact(row, c);
-      }
-      st.putContact.run(...contactParams(row));
+      this.mergeContactRow(c);
     }
     for (const l of b.lookups) {
-      const raw = st.getLookup.get(l.bucketStart, l.clientId, l.name, l.type) as LookupRowRaw | undefined;
-      let row = l;
-      if (raw) {
-        row = toLookup(raw);
-        mergeLookup(row, l);
-      }
-      st.putLookup.run(...lookupParams(row));
+      this.mergeLookupRow(l);
     }
     for (const n of b.names) st.putName.run(n.ip, n.name, Math.floor(n.tsMs), Math.floor(n.tsMs));
     let packets = 0;
@@ -671,6 +657,30 @@ export class NetStore {
     if (carries === 0) return 0;
     const info = st.putBatch.run(now, flows, b.lookups.length, b.clients.length, packets);
     return Number(info.lastInsertRowid);
+  }
+
+  /** Adds an aggregate to the stored row of its key (bucket, client, name, server, port, transport), or stores it. */
+  private mergeContactRow(c: ContactAgg): void {
+    const raw = this.st.getContact.get(c.bucketStart, c.clientId, c.name, c.serverIp, c.port, c.transport) as
+      | ContactRowRaw
+      | undefined;
+    let row = c;
+    if (raw) {
+      row = toContact(raw);
+      mergeContact(row, c);
+    }
+    this.st.putContact.run(...contactParams(row));
+  }
+
+  /** Adds a lookup aggregate to the stored row of its key (bucket, client, name, type), or stores it. */
+  private mergeLookupRow(l: LookupAgg): void {
+    const raw = this.st.getLookup.get(l.bucketStart, l.clientId, l.name, l.type) as LookupRowRaw | undefined;
+    let row = l;
+    if (raw) {
+      row = toLookup(raw);
+      mergeLookup(row, l);
+    }
+    this.st.putLookup.run(...lookupParams(row));
   }
 
   /**
@@ -898,17 +908,7 @@ export class NetStore {
         DAY_MS,
         detailCut,
       );
-      for (const d of days.values()) {
-        const raw = this.st.getContact.get(d.bucketStart, d.clientId, d.name, d.serverIp, d.port, d.transport) as
-          | ContactRowRaw
-          | undefined;
-        let row = d;
-        if (raw) {
-          row = toContact(raw);
-          mergeContact(row, d);
-        }
-        this.st.putContact.run(...contactParams(row));
-      }
+      for (const d of days.values()) this.mergeContactRow(d);
       const oldLookups = (
         db
           .prepare(
@@ -928,15 +928,7 @@ export class NetStore {
         DAY_MS,
         detailCut,
       );
-      for (const d of ldays.values()) {
-        const raw = this.st.getLookup.get(d.bucketStart, d.clientId, d.name, d.type) as LookupRowRaw | undefined;
-        let row = d;
-        if (raw) {
-          row = toLookup(raw);
-          mergeLookup(row, d);
-        }
-        this.st.putLookup.run(...lookupParams(row));
-      }
+      for (const d of ldays.values()) this.mergeLookupRow(d);
       const del = (sql: string, ...p: unknown[]) => db.prepare(sql).run(...p).changes;
       const r: RetentionResult = {
         contactsRolledUp: oldContacts.length,
