@@ -14,6 +14,7 @@
 import type { PolicyMatcher } from '../firewall/policy.js';
 import type { Classification, ContactClassifier } from '../net/report.js';
 import type { Db } from '../store/db.js';
+import type { LeakRowRaw } from '../store/netStore.js';
 
 export const PARTY_SORT_KEYS = [
   'name',
@@ -731,17 +732,17 @@ export class NetViews {
     const limit = Math.min(q.limit ?? 50, MAX_PAGE);
     const rows = this.db
       .prepare(`SELECT * FROM net_leaks ${w} ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...params, limit, offset) as LeakRaw[];
+      .all(...params, limit, offset) as LeakRowRaw[];
     const apps = this.classified({}).apps;
     return { items: rows.map((r) => this.leakView(r, reveal, apps)), total, offset, limit };
   }
 
   leak(id: number, reveal: boolean): LeakView | null {
-    const r = this.db.prepare('SELECT * FROM net_leaks WHERE id = ?').get(id) as LeakRaw | undefined;
+    const r = this.db.prepare('SELECT * FROM net_leaks WHERE id = ?').get(id) as LeakRowRaw | undefined;
     return r ? this.leakView(r, reveal) : null;
   }
 
-  private leakView(r: LeakRaw, reveal: boolean, apps?: Map<string, string[]>): LeakView {
+  private leakView(r: LeakRowRaw, reveal: boolean, apps?: Map<string, string[]>): LeakView {
     const clientApps = (apps ?? this.classified({}).apps).get(r.client_id) ?? [];
     const c = this.opts.classifier.classify(r.name === '' ? null : r.name, r.server_ip, 0, r.protocol, clientApps);
     return {
@@ -811,7 +812,7 @@ export class NetViews {
     ).map((r) => ({ client: r.client_id, name: r.name === '' ? null : r.name, serverIp: r.ip, firstSeen: iso(r.f) }));
     const rows = this.db
       .prepare('SELECT * FROM net_leaks WHERE id > ? ORDER BY id LIMIT 100')
-      .all(afterLeakId) as LeakRaw[];
+      .all(afterLeakId) as LeakRowRaw[];
     const maxLeakId = rows.reduce((m, r) => Math.max(m, r.id), afterLeakId);
     return { parties, leaks: rows.map((r) => this.leakView(r, false)), maxLeakId };
   }
@@ -832,21 +833,6 @@ export class NetViews {
       name: string;
     }[];
   }
-}
-
-interface LeakRaw {
-  id: number;
-  client_id: string;
-  name: string;
-  server_ip: string;
-  protocol: string;
-  kind: string;
-  term: string;
-  evidence: string;
-  encoding: string;
-  first_seen: number;
-  last_seen: number;
-  count: number;
 }
 
 type CursorKey = [string, string, string, number, string];

@@ -105,6 +105,22 @@ export interface LeakRecord {
   count?: number;
 }
 
+/** A row of net_leaks as SQLite returns it. */
+export interface LeakRowRaw {
+  id: number;
+  client_id: string;
+  name: string;
+  server_ip: string;
+  protocol: string;
+  kind: string;
+  term: string;
+  evidence: string;
+  encoding: string;
+  first_seen: number;
+  last_seen: number;
+  count: number;
+}
+
 export interface EventRecord {
   clientId: string;
   app: string | null;
@@ -752,19 +768,9 @@ export class NetStore {
 
   leaks(q: TimeQuery = {}): (Required<LeakRecord> & { firstSeen: number; lastSeen: number })[] {
     const [where, params] = timeClause(q, 'first_seen', 'last_seen', 'client_id');
-    const rows = this.db.prepare(`SELECT * FROM net_leaks ${where} ORDER BY first_seen, id`).all(...params) as {
-      client_id: string;
-      name: string;
-      server_ip: string;
-      protocol: string;
-      kind: string;
-      term: string;
-      evidence: string;
-      encoding: string;
-      first_seen: number;
-      last_seen: number;
-      count: number;
-    }[];
+    const rows = this.db
+      .prepare(`SELECT * FROM net_leaks ${where} ORDER BY first_seen, id`)
+      .all(...params) as LeakRowRaw[];
     return rows.map((r) => ({
       clientId: r.client_id,
       name: r.name === '' ? null : r.name,
