@@ -281,7 +281,12 @@ describe.skipIf(skip !== null)(
             const r = await cli(['report', '--data-dir', dataDir, '--format', 'json'], 20_000);
             if (r.code !== 0) throw new Error(r.stderr);
             const rep = JSON.parse(r.stdout) as AnalyzeReport;
-            return rep.contacts.map(key).sort().join('\n') === want.join('\n') ? rep : undefined;
+            const got = rep.contacts.map(key).sort();
+            if (got.join('\n') === want.join('\n')) return rep;
+            // Not yet equal: say how, so that a timeout names the contacts that differ.
+            const missing = want.filter((k) => !got.includes(k));
+            const extra = got.filter((k) => !want.includes(k));
+            throw new Error(`missing [${missing.join('; ')}], extra [${extra.join('; ')}]`);
           },
           15_000,
           300,
