@@ -271,8 +271,13 @@ describe.skipIf(skip !== null)(
         await lab.stop(tcpdump);
         const expected = await analyzeFiles([pcap], { classifier: defaultClassifier() });
         // The agent's filter leaves out the hub's API port; everything else must be the same.
-        const expectedContacts = expected.contacts.filter((c) => !(c.serverIp === '192.0.2.1' && c.port === 8080));
-        expect(expectedContacts.length).toBeLessThan(expected.contacts.length);
+        // IGMP membership reports (224.0.0.22, no ports) are sent by the bridge at moments of its own choosing, so
+        // one capture can hold one the other missed: they are left out of both sides, like stray IPv6 control.
+        const igmp = (c: AnalyzeReport['contacts'][number]) => c.transport === 'other' && c.serverIp === '224.0.0.22';
+        const expectedContacts = expected.contacts.filter(
+          (c) => !(c.serverIp === '192.0.2.1' && c.port === 8080) && !igmp(c),
+        );
+        expect(expected.contacts.some((c) => c.serverIp === '192.0.2.1' && c.port === 8080)).toBe(true);
         const want = expectedContacts.map(key).sort();
 
         const report = await waitFor(
@@ -281,7 +286,10 @@ describe.skipIf(skip !== null)(
             const r = await cli(['report', '--data-dir', dataDir, '--format', 'json'], 20_000);
             if (r.code !== 0) throw new Error(r.stderr);
             const rep = JSON.parse(r.stdout) as AnalyzeReport;
-            const got = rep.contacts.map(key).sort();
+            const got = rep.contacts
+              .filter((c) => !igmp(c))
+              .map(key)
+              .sort();
             if (got.join('\n') === want.join('\n')) return rep;
             // Not yet equal: say how, so that a timeout names the contacts that differ.
             const missing = want.filter((k) => !got.includes(k));
