@@ -1,7 +1,6 @@
 /** `bandguard analyze FILE...` */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rdapBootstrapFor } from '../agent/geo.js';
 import { type Io, parseCommandArgs, UsageError, writeOutput } from '../cli.js';
 import { analyzeFiles } from '../net/analyze.js';
 import { CaptureFormatError } from '../net/capture/types.js';
@@ -11,9 +10,10 @@ import { formatCsv, formatTable } from '../net/format.js';
 import type { RdapBootstrap } from '../net/geo/bootstrap.js';
 import { enrichContacts, GeoService } from '../net/geo/geoService.js';
 import { MmdbFile, MmdbFormatError } from '../net/geo/mmdb.js';
-import { OwnerCache } from '../net/geo/ownerCache.js';
-import { RdapClient } from '../net/geo/rdap.js';
-import { openDatabase } from '../store/db.js';
+import type { Db } from '../store/db.js';
+
+// --rdap loads its modules (SQLite, the RDAP client and its response schemas) only when given: a plain
+// analysis starts without them.
 
 const FORMATS = ['table', 'json', 'csv'] as const;
 
@@ -53,19 +53,20 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
   // Offline by default: the bundled country database (and --mmdb files). With --rdap, owners of the servers
   // are asked of the registries after the analysis, cached in the data dir's database.
   let geo: GeoService | null = null;
-  let cacheDb: ReturnType<typeof openDatabase> | null = null;
-  if (mmdb.length > 0 || values.rdap === true) {
-    const bootstrap = values.rdap === true ? rdapBootstrap() : null;
-    if (bootstrap) {
-      const dataDir =
-        (values['data-dir'] as string | undefined) ?? process.env.BANDGUARD_DATA_DIR ?? join(homedir(), '.bandguard');
-      cacheDb = openDatabase(join(dataDir, 'bandguard.db'));
-    }
-    geo = new GeoService({
-      mmdb,
-      cache: cacheDb ? new OwnerCache(cacheDb) : null,
-      rdap: bootstrap ? new RdapClient({ bootstrap }) : null,
-    });
+  let cacheDb: Db | null = null;
+  if (values.rdap === true) {
+    const bootstrap = await rdapBootstrap();
+    const [{ openDatabase }, { OwnerCache }, { RdapClient }] = await Promise.all([
+      import('../store/db.js'),
+      import('../net/geo/ownerCache.js'),
+      import('../net/geo/rdap.js'),
+    ]);
+    const dataDir =
+      (values['data-dir'] as string | undefined) ?? process.env.BANDGUARD_DATA_DIR ?? join(homedir(), '.bandguard');
+    cacheDb = openDatabase(join(dataDir, 'bandguard.db'));
+    geo = new GeoService({ mmdb, cache: new OwnerCache(cacheDb), rdap: new RdapClient({ bootstrap }) });
+  } else if (mmdb.length > 0) {
+    geo = new GeoService({ mmdb });
   }
   let report: Awaited<ReturnType<typeof analyzeFiles>>;
   try {
@@ -113,7 +114,8 @@ export async function runAnalyze(args: string[], io: Io): Promise<number> {
  * The IANA registry copy that ships with bandguard; BANDGUARD_RDAP_URL (an http(s) base URL) sends every
  * query to one server instead, e.g. a local RDAP mirror or proxy.
  */
-function rdapBootstrap(): RdapBootstrap {
+async function rdapBootstrap(): Promise<RdapBootstrap> {
+  const { rdapBootstrapFor } = await import('../agent/geo.js');
   try {
     return rdapBootstrapFor(process.env.BANDGUARD_RDAP_URL);
   } catch (e) {

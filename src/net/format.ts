@@ -1,4 +1,6 @@
 /** Text renderings of an analyze report: an aligned table for people, CSV for spreadsheets. */
+
+import { compareText } from '../core/compare.js';
 import type { AnalyzeReport, ReportContact } from './report.js';
 
 function pad(s: string, n: number): string {
@@ -53,7 +55,7 @@ export function formatTable(r: AnalyzeReport): string {
   out.push('');
   out.push(`Contacts (${r.contacts.length})`);
   const byClient = [...r.contacts].sort(
-    (a, b) => a.client.localeCompare(b.client) || b.bytesOut + b.bytesIn - (a.bytesOut + a.bytesIn),
+    (a, b) => compareText(a.client, b.client) || b.bytesOut + b.bytesIn - (a.bytesOut + a.bytesIn),
   );
   out.push(
     table(

@@ -2,6 +2,8 @@
  * Aggregates pipeline records into the `analyze --format json` contract of design.md: clients, contacts
  * (one per client × name × server IP × port), lookups, leaks and events.
  */
+
+import { compareText } from '../core/compare.js';
 import type {
   ClientObservation,
   FlowRecord,
@@ -389,10 +391,10 @@ export class ReportBuilder implements PipelineObserver {
     }
     contacts.sort(
       (x, y) =>
-        x.client.localeCompare(y.client) ||
-        x.firstSeen.localeCompare(y.firstSeen) ||
-        (x.name ?? '').localeCompare(y.name ?? '') ||
-        x.serverIp.localeCompare(y.serverIp) ||
+        compareText(x.client, y.client) ||
+        compareText(x.firstSeen, y.firstSeen) ||
+        compareText(x.name ?? '', y.name ?? '') ||
+        compareText(x.serverIp, y.serverIp) ||
         x.port - y.port,
     );
 
@@ -410,7 +412,7 @@ export class ReportBuilder implements PipelineObserver {
           protocol: l.protocol,
         };
       })
-      .sort((x, y) => x.client.localeCompare(y.client) || x.name.localeCompare(y.name) || x.type.localeCompare(y.type));
+      .sort((x, y) => compareText(x.client, y.client) || compareText(x.name, y.name) || compareText(x.type, y.type));
 
     const clients: ReportClient[] = [...this.clients.values()]
       .map((c) => ({
@@ -425,7 +427,7 @@ export class ReportBuilder implements PipelineObserver {
         dhcpFingerprint: c.dhcpFingerprint,
         userAgents: [...c.userAgents],
       }))
-      .sort((x, y) => x.id.localeCompare(y.id));
+      .sort((x, y) => compareText(x.id, y.id));
 
     const { leaks, events } = this.leakSource?.results({ contacts, clients }) ?? { leaks: [], events: [] };
     return { version: 1, capture, clients, contacts, lookups, leaks, events };

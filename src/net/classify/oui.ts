@@ -55,39 +55,62 @@ function hexDigit(c: number): number {
   return -1;
 }
 
-/** A prefix table: exact maps per prefix length (24, 28 and 36 bits). */
+/**
+ * A prefix table over the TSV text itself: one index of where each entry's line starts, sorted by prefix, and
+ * a binary search per lookup. Loading the shipped table (46,000 prefixes) builds no map and no string per
+ * entry, so an analysis of a small capture does not pay tens of milliseconds for vendors of three phones.
+ */
 export class OuiTable {
-  readonly #l = new Map<number, string>();
-  readonly #m = new Map<number, string>();
-  readonly #s = new Map<number, string>();
+  /** Line start of each entry, ordered by its hex prefix (compared as text: `70B3D5` < `70B3D5F2F`). */
+  readonly #starts: Uint32Array;
+  readonly #text: string;
+
+  private constructor(text: string, starts: Uint32Array) {
+    this.#text = text;
+    this.#starts = starts;
+  }
 
   /**
-   * Builds a table from TSV text: `#` comment lines, then `<hex prefix of 6, 7 or 9 digits>\t<vendor>`.
-   * Throws an Error naming the line for a malformed one.
+   * Builds a table from TSV text: `#` comment lines, then `<hex prefix of 6, 7 or 9 digits>\t<vendor>`
+   * (upper-case hex). Throws an Error naming the line for a malformed one. A prefix listed twice keeps its
+   * last vendor. Lines need not be sorted (the shipped file is, which makes this one pass).
    */
   static fromTsv(text: string): OuiTable {
-    const table = new OuiTable();
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i];
-      if (line === undefined || line.length === 0 || line.charCodeAt(0) === 0x23) continue;
-      const tab = line.indexOf('\t');
-      const hex = tab > 0 ? line.slice(0, tab) : '';
-      const vendor = tab > 0 ? line.slice(tab + 1).trim() : '';
-      if (!/^[0-9A-F]{6}([0-9A-F]|[0-9A-F]{3})?$/.test(hex) || vendor.length === 0) {
-        throw new Error(`oui table line ${i + 1}: expected "<6, 7 or 9 hex digits>\\t<vendor>"`);
+    const starts: number[] = [];
+    let sorted = true;
+    let duplicates = false;
+    let line = 0;
+    for (let pos = 0; pos < text.length; ) {
+      let end = text.indexOf('\n', pos);
+      if (end < 0) end = text.length;
+      line++;
+      if (end > pos && text.charCodeAt(pos) !== 0x23) {
+        if (!validLine(text, pos, end)) {
+          throw new Error(`oui table line ${line}: expected "<6, 7 or 9 hex digits>\\t<vendor>"`);
+        }
+        const prev = starts.length > 0 ? starts[starts.length - 1]! : -1;
+        const order = prev < 0 ? -1 : compareKeys(text, prev, pos);
+        if (order > 0) sorted = false;
+        else if (order === 0) duplicates = true;
+        starts.push(pos);
       }
-      const value = Number.parseInt(hex, 16);
-      if (hex.length === 6) table.#l.set(value, vendor);
-      else if (hex.length === 7) table.#m.set(value, vendor);
-      else table.#s.set(value, vendor);
+      pos = end + 1;
     }
-    return table;
+    let index = starts;
+    if (!sorted || duplicates) {
+      // Stable sort by prefix, then keep the last line of each prefix.
+      index = starts
+        .map((s, i) => [s, i] as const)
+        .sort((a, b) => compareKeys(text, a[0], b[0]) || a[1] - b[1])
+        .map((x) => x[0]);
+      index = index.filter((s, i) => i + 1 >= index.length || compareKeys(text, s, index[i + 1]!) !== 0);
+    }
+    return new OuiTable(text, Uint32Array.from(index));
   }
 
   /** Number of prefixes. */
   get size(): number {
-    return this.#l.size + this.#m.size + this.#s.size;
+    return this.#starts.length;
   }
 
   /**
@@ -101,12 +124,69 @@ export class OuiTable {
     const first = Math.floor(value / 2 ** 40);
     if ((first & 0x01) !== 0) return null;
     if ((first & 0x02) !== 0) return RANDOMIZED;
-    return (
-      this.#s.get(Math.floor(value / 2 ** 12)) ??
-      this.#m.get(Math.floor(value / 2 ** 20)) ??
-      this.#l.get(Math.floor(value / 2 ** 24)) ??
-      null
-    );
+    const hex = value.toString(16).toUpperCase().padStart(12, '0');
+    return this.#find(hex.slice(0, 9)) ?? this.#find(hex.slice(0, 7)) ?? this.#find(hex.slice(0, 6));
+  }
+
+  #find(key: string): string | null {
+    const text = this.#text;
+    const starts = this.#starts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = starts[mid]!;
+      const c = compareKeyTo(text, at, key);
+      if (c < 0) lo = mid + 1;
+      else if (c > 0) hi = mid - 1;
+      else {
+        let end = text.indexOf('\n', at);
+        if (end < 0) end = text.length;
+        return text.slice(at + key.length + 1, end).trim();
+      }
+    }
+    return null;
+  }
+}
+
+function isUpperHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46);
+}
+
+/** `<6, 7 or 9 upper-case hex digits>\t<vendor with a non-blank character>` between `pos` and `end`. */
+function validLine(text: string, pos: number, end: number): boolean {
+  let i = pos;
+  while (i < end && isUpperHex(text.charCodeAt(i))) i++;
+  const digits = i - pos;
+  if ((digits !== 6 && digits !== 7 && digits !== 9) || text.charCodeAt(i) !== 0x09) return false;
+  for (let j = i + 1; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return true;
+  }
+  return false;
+}
+
+/** Order of the hex prefixes (the text before the tab) of the lines starting at `a` and `b`. */
+function compareKeys(text: string, a: number, b: number): number {
+  for (;;) {
+    const ca = text.charCodeAt(a++);
+    const cb = text.charCodeAt(b++);
+    const ea = ca === 0x09;
+    const eb = cb === 0x09;
+    if (ea || eb) return ea && eb ? 0 : ea ? -1 : 1;
+    if (ca !== cb) return ca - cb;
+  }
+}
+
+/** Order of the hex prefix of the line starting at `at` against `key`. */
+function compareKeyTo(text: string, at: number, key: string): number {
+  for (let i = 0; ; i++) {
+    const c = text.charCodeAt(at + i);
+    const end = c === 0x09;
+    if (i === key.length) return end ? 0 : 1;
+    if (end) return -1;
+    const d = c - key.charCodeAt(i);
+    if (d !== 0) return d;
   }
 }
 

@@ -10,13 +10,13 @@
  *   classifications know to look again.
  */
 import { logger } from '../../core/logger.js';
-import { openDatabase } from '../../store/db.js';
 import type { ReportContact } from '../report.js';
 import { defaultCountryDb, type OfflineCountryDb } from './country.js';
 import { formatIp, type IpBytes, parseIp, specialPurpose } from './ip.js';
 import type { MmdbFile } from './mmdb.js';
-import { OwnerCache, rangeKey } from './ownerCache.js';
-import { type RdapClient, RdapError, type RdapNetwork } from './rdap.js';
+import { type OwnerCache, rangeKey } from './ownerCache.js';
+import type { RdapClient, RdapNetwork } from './rdap.js';
+import { RdapError } from './rdapError.js';
 
 const log = logger('net:geo');
 
@@ -57,7 +57,7 @@ export interface GeoServiceOptions {
   countryDb?: OfflineCountryDb | null;
   /** User-provided MaxMind-format files, asked in order. */
   mmdb?: MmdbFile[];
-  /** Owner cache; with RDAP on and no cache, an in-memory one is used. */
+  /** Owner cache (SQLite + LRU); required when `rdap` is given. */
   cache?: OwnerCache | null;
   /** RDAP client; null or absent: offline, `enrich` does nothing. */
   rdap?: RdapClient | null;
@@ -128,7 +128,6 @@ export class GeoService {
   private workers = 0;
   private closed = false;
   private readonly abort = new AbortController();
-  private ownedDb: { close(): void } | null = null;
   private generation = 0;
 
   constructor(opts: GeoServiceOptions = {}) {
@@ -139,13 +138,10 @@ export class GeoService {
     this.ttl = { ...DEFAULT_TTLS, ...opts.ttl };
     this.maxQueue = opts.maxQueue ?? 10_000;
     this.budgetMs = opts.budgetMs ?? 5 * 60_000;
-    let cache = opts.cache ?? null;
-    if (!cache && this.rdap) {
-      const db = openDatabase(':memory:');
-      this.ownedDb = db;
-      cache = new OwnerCache(db, { now: this.now });
-    }
-    this.cache = cache;
+    // RDAP answers are kept in the owner cache (negative answers too): asking without one would repeat every
+    // query. Callers open it on their database (the agent's, or analyze --rdap's data dir).
+    if (this.rdap && !opts.cache) throw new TypeError('GeoService: rdap needs an owner cache');
+    this.cache = opts.cache ?? null;
   }
 
   /** Increases whenever the cache learns an owner: memoized answers older than this are stale. */
@@ -272,18 +268,12 @@ export class GeoService {
     return s;
   }
 
-  /** Cancel queued and running lookups, and close the in-memory cache if this service made one. */
+  /** Cancel queued and running lookups (the cache belongs to the caller, who closes its database). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort(new Error('geo service closed'));
     for (const item of this.queue.splice(0)) item.finish('unfinished');
-    if (this.workers === 0) this.closeOwnedDb();
-  }
-
-  private closeOwnedDb(): void {
-    this.ownedDb?.close();
-    this.ownedDb = null;
   }
 
   private ownerKnown(b: IpBytes): boolean {
@@ -321,8 +311,7 @@ export class GeoService {
       this.workers++;
       void this.work(rdap).finally(() => {
         this.workers--;
-        if (this.closed && this.workers === 0) this.closeOwnedDb();
-        else this.pump();
+        if (!this.closed) this.pump();
       });
     }
   }

@@ -14,34 +14,9 @@
 import { z } from 'zod';
 import { RdapBootstrap } from './bootstrap.js';
 import { formatIp, type IpBytes, ipHex, parseIp } from './ip.js';
+import { RdapError, type RdapErrorKind } from './rdapError.js';
 
-export type RdapErrorKind =
-  | 'timeout' // no complete answer within the per-request timeout
-  | 'network' // connection refused/reset, DNS failure
-  | 'http' // an HTTP error status other than 404/429
-  | 'rate-limited' // 429 (after retries)
-  | 'not-found' // 404: no registry holds the address
-  | 'too-large' // the body exceeds the size cap
-  | 'invalid' // not JSON, or not an RDAP IP network object
-  | 'redirect' // too many redirects, or a redirect without a usable Location
-  | 'aborted' // the caller's signal (budget, shutdown)
-  | 'bad-address'; // not an IP address
-
-export class RdapError extends Error {
-  override readonly name = 'RdapError';
-  constructor(
-    readonly kind: RdapErrorKind,
-    message: string,
-    readonly status: number | null = null,
-    readonly retryAfterMs: number | null = null,
-  ) {
-    super(message);
-  }
-  /** Worth trying again later (the negative cache keeps these for a short time only). */
-  get transient(): boolean {
-    return this.kind === 'timeout' || this.kind === 'network' || this.kind === 'rate-limited' || this.kind === 'http';
-  }
-}
+export { RdapError, type RdapErrorKind } from './rdapError.js';
 
 export interface RdapNetwork {
   /** The address that was asked about. */

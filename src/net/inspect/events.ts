@@ -11,6 +11,8 @@
  *
  * Pure: records in, events out.
  */
+
+import { compareText } from '../../core/compare.js';
 import type { ReportEvent } from '../report.js';
 
 export interface FlowMark {
@@ -176,6 +178,6 @@ export function inferEvents(
       }
     }
   }
-  events.sort((a, b) => a.client.localeCompare(b.client) || a.at.localeCompare(b.at) || a.kind.localeCompare(b.kind));
+  events.sort((a, b) => compareText(a.client, b.client) || compareText(a.at, b.at) || compareText(a.kind, b.kind));
   return events;
 }

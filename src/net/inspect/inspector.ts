@@ -8,6 +8,8 @@
  * Memory is bounded: MAX_LEAKS aggregates, MAX_MARKS flow and request marks (the oldest are kept: events
  * need the starts of sessions; past the cap new marks are counted in `dropped`).
  */
+
+import { compareText } from '../../core/compare.js';
 import type { FlowRecord, HttpObservation, PayloadObservation, PipelineObserver } from '../flows/flowTypes.js';
 import type { LeakSource, ReportClient, ReportContact, ReportEvent, ReportLeak } from '../report.js';
 import { isLocalAddress } from '../report.js';
@@ -269,11 +271,11 @@ export class LeakInspector implements PipelineObserver, LeakSource {
       }))
       .sort(
         (x, y) =>
-          x.client.localeCompare(y.client) ||
-          x.firstSeen.localeCompare(y.firstSeen) ||
-          (x.name ?? x.serverIp).localeCompare(y.name ?? y.serverIp) ||
-          x.kind.localeCompare(y.kind) ||
-          x.term.localeCompare(y.term),
+          compareText(x.client, y.client) ||
+          compareText(x.firstSeen, y.firstSeen) ||
+          compareText(x.name ?? x.serverIp, y.name ?? y.serverIp) ||
+          compareText(x.kind, y.kind) ||
+          compareText(x.term, y.term),
       );
     const factsOf = (client: string, name: string | null, serverIp: string, port: number): ContactFacts | null => {
       const c =

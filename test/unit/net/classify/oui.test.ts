@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { lookupVendor, OuiTable, parseMac, RANDOMIZED } from '../../../../src/net/classify/oui.js';
+import { defaultOuiPath, lookupVendor, OuiTable, parseMac, RANDOMIZED } from '../../../../src/net/classify/oui.js';
 
 describe('parseMac', () => {
   it('accepts colon, dash, dotted and bare notations in any case', () => {
@@ -49,7 +51,20 @@ describe('OuiTable', () => {
     expect(table.lookup('ff:ff:ff:ff:ff:ff')).toBeNull();
   });
 
+  it('accepts lines in any order; a prefix listed twice keeps its last vendor', () => {
+    const t = OuiTable.fromTsv(['F8B568E\tMA-M', '001A11\tOld', '70B3D5F2F\tS', '001A11\tNew', '70B3D5\tL'].join('\n'));
+    expect(t.size).toBe(4);
+    expect(t.lookup('00:1a:11:00:00:01')).toBe('New');
+    expect(t.lookup('70:B3:D5:F2:FF:00')).toBe('S');
+    expect(t.lookup('70:B3:D5:F3:FF:00')).toBe('L');
+    expect(t.lookup('F8:B5:68:E1:23:45')).toBe('MA-M');
+    expect(t.lookup('00:1a:10:ff:ff:ff')).toBeNull();
+  });
+
   it('rejects malformed table lines with the line number', () => {
+    expect(() => OuiTable.fromTsv('001a11\tlower-case hex')).toThrow(/line 1/);
+    expect(() => OuiTable.fromTsv('001A11 \tspace before the tab')).toThrow(/line 1/);
+    expect(() => OuiTable.fromTsv('001A11\t  ')).toThrow(/line 1/);
     expect(() => OuiTable.fromTsv('# c\n001A1\tShort')).toThrow(/line 2/);
     expect(() => OuiTable.fromTsv('001A11\t')).toThrow(/line 1/);
   });
@@ -64,6 +79,28 @@ describe('lookupVendor (shipped IEEE table)', () => {
     expect(lookupVendor('f0:18:98:11:22:33')).toBe('Apple');
     expect(lookupVendor('00:e0:fc:11:22:33')).toMatch(/^HUAWEI/i);
     expect(lookupVendor('88:0f:10:11:22:33')).toMatch(/Huami/i); // 88:0F:10 Huami Information Technology
+  });
+
+  it('finds every shipped prefix, the most specific one first', () => {
+    const text = gunzipSync(readFileSync(defaultOuiPath())).toString('utf8');
+    const rows = text
+      .split('\n')
+      .filter((l) => l.length > 0 && !l.startsWith('#'))
+      .map((l) => l.split('\t') as [string, string]);
+    expect(rows.length).toBeGreaterThan(40_000);
+    const specific = new Set(rows.map(([p]) => p));
+    let checked = 0;
+    for (const [prefix, vendor] of rows) {
+      const hex = prefix.padEnd(12, prefix.length === 6 ? '0' : '1');
+      // Skip an MA-L block whose first address is itself inside an MA-M/MA-S assignment.
+      if (prefix.length < 9 && (specific.has(hex.slice(0, 9)) || (prefix.length < 7 && specific.has(hex.slice(0, 7)))))
+        continue;
+      const first = Number.parseInt(hex.slice(0, 2), 16);
+      if ((first & 0x03) !== 0) continue; // group / locally administered bits: not a vendor lookup
+      expect(lookupVendor(hex), prefix).toBe(vendor.trim());
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(40_000);
   });
 
   it('answers randomized for a phone private Wi-Fi address', () => {
