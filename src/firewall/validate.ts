@@ -133,7 +133,7 @@ export function isMac(input: string): boolean {
 
 /**
  * IPv6 texts already checked and canonicalised, input → canonical (a memo of a pure function: the same
- * answer, without the isIP regex and the formatter, when a plan is rebuilt from the same stored addresses).
+ * answer, without parsing again, when a plan is rebuilt from the same stored addresses).
  * Bounded: cleared when it reaches {@link V6_MEMO_MAX} entries.
  */
 const v6Memo = new Map<string, string>();
@@ -142,52 +142,137 @@ const V6_MEMO_MAX = 131_072;
 /** Canonical text of an IPv4/IPv6 address (IPv6 compressed, lower case). Zone ids and prefixes refused. */
 export function normalizeIp(input: unknown): { ip: string; family: 4 | 6 } {
   if (typeof input !== 'string') throw new FirewallInputError('an IP address must be a string');
+  // Fast exact paths for the common shapes (a plan validates 100,000 addresses); anything else is judged by
+  // node's isIP, so both paths accept exactly the same texts.
+  if (isDottedQuad(input)) return { ip: input, family: 4 };
   if (input.includes(':')) {
     const known = v6Memo.get(input);
     if (known !== undefined) return { ip: known, family: 6 };
+    const fast = canonicalHexIpv6(input);
+    if (fast !== null) {
+      remember(input, fast);
+      return { ip: fast, family: 6 };
+    }
   }
   const v = isIP(input);
   if (v === 4) return { ip: input, family: 4 };
   if (v === 6 && !input.includes('%')) {
     const ip = canonicalIpv6(input);
-    if (v6Memo.size >= V6_MEMO_MAX) v6Memo.clear();
-    v6Memo.set(input, ip);
+    remember(input, ip);
     return { ip, family: 6 };
   }
   throw new FirewallInputError(`${show(input)} is not an IP address`);
 }
 
-/** RFC 5952 text of a valid IPv6 address: lower case, no leading zeros, longest zero run (≥ 2) as `::`. */
-function canonicalIpv6(a: string): string {
-  let s = a.toLowerCase();
-  // An embedded IPv4 tail: keep the URL parser's form (rare; not worth a second formatter).
-  if (s.includes('.')) return new URL(`http://[${s}]/`).hostname.slice(1, -1);
-  const dbl = s.indexOf('::');
-  let groups: string[];
-  if (dbl >= 0) {
-    const head = s.slice(0, dbl) === '' ? [] : s.slice(0, dbl).split(':');
-    const tail = s.slice(dbl + 2) === '' ? [] : s.slice(dbl + 2).split(':');
-    groups = [...head, ...new Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
-  } else groups = s.split(':');
-  groups = groups.map((g) => g.replace(/^0+(?=.)/, ''));
+function remember(input: string, canonical: string): void {
+  if (v6Memo.size >= V6_MEMO_MAX) v6Memo.clear();
+  v6Memo.set(input, canonical);
+}
+
+/** `a.b.c.d`, each 0-255 in decimal without leading zeros (what isIP accepts as IPv4). */
+export function isDottedQuad(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || value > 255) return false;
+      parts++;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return false; // leading zero
+      value = value * 10 + (c - 0x30);
+      digits++;
+    } else return false;
+  }
+  return parts === 4;
+}
+
+/**
+ * RFC 5952 text of an IPv6 address written only with hex groups and at most one `::` (no embedded IPv4, no
+ * zone), or null when the text is not of that shape or not a valid address: the caller then asks isIP.
+ */
+export function canonicalHexIpv6(s: string): string | null {
+  const n = s.length;
+  if (n < 2 || n > 39) return null;
+  const groups = [0, 0, 0, 0, 0, 0, 0, 0];
+  let count = 0;
+  let gap = -1; // index in groups where `::` stands
+  let i = 0;
+  if (s.charCodeAt(0) === 0x3a) {
+    if (s.charCodeAt(1) !== 0x3a) return null;
+    gap = 0;
+    i = 2;
+    if (i === n) return '::';
+  }
+  for (;;) {
+    let v = 0;
+    let d = 0;
+    while (i < n && d < 5) {
+      const c = s.charCodeAt(i);
+      const h = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
+      if (h < 0) break;
+      v = v * 16 + h;
+      d++;
+      i++;
+    }
+    if (d === 0 || d > 4 || count === 8) return null;
+    groups[count++] = v;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 0x3a) return null; // '.', '%', '/' or junk: not this fast path
+    i++;
+    if (i < n && s.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return null;
+      gap = count;
+      i++;
+      if (i === n) break;
+    } else if (i === n) return null; // a single trailing ':'
+  }
+  if (gap < 0 ? count !== 8 : count > 7) return null;
+  if (gap >= 0) {
+    const shift = 8 - count;
+    for (let k = count - 1; k >= gap; k--) groups[k + shift] = groups[k]!;
+    for (let k = gap; k < gap + shift; k++) groups[k] = 0;
+  }
+  // The longest run of two or more zero groups (the first of equal runs) becomes `::`.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
+  for (let k = 0; k < 8; ) {
+    if (groups[k] !== 0) {
+      k++;
       continue;
     }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
+    let j = k;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - k > bestLen) {
+      best = k;
+      bestLen = j - k;
     }
-    i = j;
+    k = j;
   }
-  if (best < 0) return groups.join(':');
-  s = `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-  return s;
+  let out = '';
+  for (let k = 0; k < 8; k++) {
+    if (k === best) {
+      out += '::';
+      k += bestLen - 1;
+      continue;
+    }
+    if (out.length > 0 && !out.endsWith(':')) out += ':';
+    out += groups[k]!.toString(16);
+  }
+  return out;
+}
+
+/**
+ * RFC 5952 text of an address that isIP accepted as IPv6: the hex form directly, an embedded IPv4 tail via
+ * the URL parser's form (rare; not worth a second formatter).
+ */
+function canonicalIpv6(a: string): string {
+  return canonicalHexIpv6(a) ?? new URL(`http://[${a.toLowerCase()}]/`).hostname.slice(1, -1);
 }
 
 /** A client argument: a MAC (normalised) or an IP address (normalised), told apart. */

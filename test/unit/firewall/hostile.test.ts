@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * Hostile input never reaches a command. Domain names with shell metacharacters, spaces, newlines, NULs,
  * 300-character labels, invisible Unicode, bad MACs and IPs are refused with a clear message — by the
@@ -12,7 +13,9 @@ import { checkArgv, dryRunExecutor, ExecRefusedError, execFileExecutor } from '.
 import { FirewallService } from '../../../src/firewall/firewallService.js';
 import { buildPlan } from '../../../src/firewall/plan.js';
 import {
+  canonicalHexIpv6,
   FirewallInputError,
+  isDottedQuad,
   normalizeDomain,
   normalizeIp,
   normalizeMac,
@@ -225,5 +228,52 @@ describe('IPv6 text', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('the fast parsers accept exactly what node:net isIP accepts, and answer as the URL parser does', async () => {
+    const fc = await import('fast-check');
+    // Valid addresses, then the same texts mutated (characters dropped, doubled, replaced) into near misses.
+    const near = (gen: ReturnType<typeof fc.ipV6>) =>
+      fc
+        .tuple(
+          gen,
+          fc.nat(40),
+          fc.constantFrom('', ':', '::', '0', 'f', 'F', '.', '%', 'g', '00000', '1.2.3.4'),
+          fc.nat(3),
+        )
+        .map(([a, at, ins, cut]) => a.slice(0, at % (a.length + 1)) + ins + a.slice((at % (a.length + 1)) + cut));
+    const texts = fc.oneof(fc.ipV6(), fc.ipV4(), near(fc.ipV6()), near(fc.ipV4()), fc.string({ maxLength: 20 }));
+    fc.assert(
+      fc.property(texts, (a) => {
+        const v6 = canonicalHexIpv6(a);
+        if (v6 !== null) {
+          expect(isIP(a), a).toBe(6);
+          expect(v6).toBe(new URL(`http://[${a}]/`).hostname.slice(1, -1));
+        } else if (isIP(a) === 6) {
+          expect(a, 'only texts with an IPv4 tail or a zone may miss the fast path').toMatch(/[.%]/);
+        }
+        expect(isDottedQuad(a), a).toBe(isIP(a) === 4);
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const a of ['::', '::1', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:0:0:2:0:0:0:3', 'ABCD::0DB8']) {
+      expect(canonicalHexIpv6(a), a).toBe(new URL(`http://[${a}]/`).hostname.slice(1, -1));
+    }
+    for (const a of [
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '1::2:3:4:5:6:7:8',
+      ':1::',
+      '1:',
+      '12345::',
+      '::ffff:1.2.3.4',
+    ]) {
+      expect(canonicalHexIpv6(a), a).toBeNull();
+    }
+    for (const a of ['0.0.0.0', '255.255.255.255', '192.0.2.1']) expect(isDottedQuad(a), a).toBe(true);
+    for (const a of ['256.0.0.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', '1..2.3', '1.2.3.4 ', '١.2.3.4']) {
+      expect(isDottedQuad(a), a).toBe(false);
+    }
   });
 });
