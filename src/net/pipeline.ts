@@ -72,6 +72,9 @@ export interface PipelineStats {
 }
 
 /** Ports that mark the server side of a flow whose first packet we did not see. */
+/** Client addresses whose MAC the pipeline remembers (IPv4 and IPv6 of the LAN's devices). */
+export const MAX_KNOWN_ADDRESSES = 65_536;
+
 const SERVICE_PORTS = new Set([
   20, 21, 22, 23, 25, 53, 67, 80, 110, 123, 143, 443, 465, 547, 587, 853, 993, 995, 1883, 1900, 3478, 5060, 5222, 5223,
   5228, 5353, 5355, 8080, 8443, 8883, 8888,
@@ -284,8 +287,7 @@ export class Pipeline {
       const sIp = clientIsSrc ? d.dst : d.src;
       // Learn which MAC sends from this address (only for flow starters: a remote address arrives behind the
       // gateway's MAC), so that a phone's IPv4 and IPv6 flows are one client.
-      if (cMac && !isGroupMac(cMac) && this.macOfIp.size < 65_536 && !this.macOfIp.has(cIp))
-        this.macOfIp.set(cIp, cMac);
+      if (cMac && !isGroupMac(cMac) && !this.macOfIp.has(cIp)) this.learnMac(cIp, cMac);
       const cId = this.clientIdFor(cIp, cMac);
       const names = this.dns.namesFor(cId, sIp, ts);
       const key = aFirst ? `${proto}|${d.src}|${sp}|${d.dst}|${dp}` : `${proto}|${d.dst}|${dp}|${d.src}|${sp}`;
@@ -337,6 +339,25 @@ export class Pipeline {
     } else if (proto === 17) {
       this.onUdp(flow, d, fromClient, ts);
     }
+  }
+
+  /** Client addresses whose MAC is known (bounded by {@link MAX_KNOWN_ADDRESSES}). */
+  get knownAddresses(): number {
+    return this.macOfIp.size;
+  }
+
+  /**
+   * Remember which MAC uses an address. Bounded for an agent that runs for months (phones rotate their
+   * temporary IPv6 addresses daily): at the cap the address learnt longest ago is forgotten.
+   */
+  private learnMac(ip: string, mac: string): void {
+    const m = this.macOfIp;
+    if (m.has(ip)) m.delete(ip);
+    else if (m.size >= MAX_KNOWN_ADDRESSES) {
+      const oldest = m.keys().next().value;
+      if (oldest !== undefined) m.delete(oldest);
+    }
+    m.set(ip, mac);
   }
 
   private isIdle(flow: Flow, ts: number): boolean {
@@ -784,8 +805,8 @@ export class Pipeline {
     }
     if (m.op !== 1 || !m.clientMac) return; // only what clients say about themselves
     const ip = m.requestedIp ?? (m.ciaddr && m.ciaddr !== '0.0.0.0' ? m.ciaddr : null);
-    if (ip) this.macOfIp.set(ip, m.clientMac);
-    if (d.src !== '0.0.0.0') this.macOfIp.set(d.src, m.clientMac);
+    if (ip) this.learnMac(ip, m.clientMac);
+    if (d.src !== '0.0.0.0') this.learnMac(d.src, m.clientMac);
     this.observer.onClient?.({
       clientId: m.clientMac,
       mac: m.clientMac,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord, LookupRecord } from '../../../src/net/flows/flowTypes.js';
-import { Pipeline } from '../../../src/net/pipeline.js';
+import { MAX_KNOWN_ADDRESSES, Pipeline } from '../../../src/net/pipeline.js';
 import { ReportBuilder } from '../../../src/net/report.js';
 import { dnsQuery, dnsResponse, frame } from '../../helpers/frames.js';
 
@@ -272,5 +272,38 @@ describe('pipeline', () => {
       })
       .contacts.find((x) => x.serverIp === '203.0.113.70');
     expect(c).toMatchObject({ flows: 1, packets: 5 });
+  });
+
+  it('remembers a bounded number of client addresses, forgetting the oldest, and keeps learning new ones', () => {
+    const flows: FlowRecord[] = [];
+    const p = new Pipeline({ onFlow: (f) => flows.push(f) }, { maxFlows: 1024 });
+    const t = 1_700_000_000_000;
+    const v6 = (i: number) => `2001:db8:1:2:${((i >> 12) + 1).toString(16)}:${((i & 0xfff) + 1).toString(16)}:1:9`;
+    const send = (i: number, src: string, raw: boolean) => {
+      const pkt = up(t + i, {
+        src,
+        dst: '2001:db8:ffff::1',
+        proto: 'udp',
+        sport: 40000 + (i % 2),
+        dport: 5000,
+        payload: 'x',
+      });
+      // Raw IP (LINKTYPE_RAW, no Ethernet header): only the learnt address → MAC table can name the phone.
+      const data = raw ? pkt.data.subarray(14) : pkt.data;
+      p.push({ tsMs: pkt.tsMs, data, linkType: raw ? 101 : 1, origLen: data.length, interfaceId: 0 });
+    };
+    // A phone that changes its temporary IPv6 address again and again (privacy extensions, months of uptime).
+    const n = MAX_KNOWN_ADDRESSES + 5_000;
+    for (let i = 0; i < n; i++) send(i, v6(i), false);
+    expect(p.knownAddresses).toBe(MAX_KNOWN_ADDRESSES);
+    send(n, v6(n), false); // a new address after the table is full: learnt, the oldest forgotten
+    expect(p.knownAddresses).toBe(MAX_KNOWN_ADDRESSES);
+    flows.length = 0;
+    send(n + 1, v6(n), true);
+    send(n + 2, v6(0), true);
+    p.flush();
+    const byIp = new Map(flows.filter((f) => f.transport === 'udp').map((f) => [f.clientIp, f.clientId]));
+    expect(byIp.get(v6(n))).toBe(PHONE_MAC);
+    expect(byIp.get(v6(0))).toBe(v6(0));
   });
 });
