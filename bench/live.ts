@@ -16,6 +16,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -94,14 +95,24 @@ function agentCounters(dbPath: string): { packets: number; queueDrops: number } 
   }
 }
 
-/** RSS split into anonymous memory (heaps) and file pages (mapped files, e.g. the database), MiB. */
-function rssParts(pid: number): { anon: number; file: number } {
+/**
+ * RSS split into anonymous memory (heaps), file pages (mapped files, e.g. node itself) and the capture ring: the
+ * packet socket's mapping (libpcap's TPACKET ring), which the kernel allocates in full when capture opens and
+ * which enters RSS page by page as the ring first wraps. MiB.
+ */
+function rssParts(pid: number): { anon: number; file: number; ring: number } {
   try {
     const t = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(t)?.[1] ?? 0) / 1024;
-    return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+    let ring = 0;
+    let inRing = false;
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inRing = / socket:\[\d+\]$/.test(line);
+      else if (inRing && line.startsWith('Rss:')) ring += Number(/(\d+) kB/.exec(line)?.[1] ?? 0) / 1024;
+    }
+    return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') - ring, ring };
   } catch {
-    return { anon: 0, file: 0 };
+    return { anon: 0, file: 0, ring: 0 };
   }
 }
 
@@ -236,6 +247,22 @@ interface LiveLab {
   dataDir: string;
 }
 
+/**
+ * Extra node flags for the agent (BENCH_AGENT_NODE_FLAGS, space-separated, e.g. `--trace-gc` to see the heap
+ * after each full collection during a soak). Only `--` flags are passed on.
+ */
+function agentNodeFlags(): string[] {
+  return (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(/\s+/).filter((f) => /^--[a-z0-9-]+(=[\w.-]+)?$/.test(f));
+}
+
+/** With agent node flags, the agent's stdout (where V8 traces go) is kept in the work dir and kept on exit. */
+function agentStdout(work: string): 'ignore' | number {
+  if (agentNodeFlags().length === 0) return 'ignore';
+  const path = join(tmpdir(), `bg-bench-agent-${process.pid}.out`);
+  console.log(`  agent node flags ${agentNodeFlags().join(' ')}; its stdout: ${path} (work dir ${work})`);
+  return openSync(path, 'w');
+}
+
 /** Builds the namespaces and the capture, starts the agent, runs `fn`, and always tears everything down. */
 async function withLiveAgent(fn: (lab: LiveLab) => Promise<void>): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bg-bench-live-'));
@@ -262,6 +289,7 @@ async function withLiveAgent(fn: (lab: LiveLab) => Promise<void>): Promise<void>
         'exec',
         nsB,
         process.execPath,
+        ...agentNodeFlags(),
         cli,
         'start',
         '--config',
@@ -272,7 +300,7 @@ async function withLiveAgent(fn: (lab: LiveLab) => Promise<void>): Promise<void>
         'vcap',
       ],
       {
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', agentStdout(work), 'pipe'],
       },
     );
     let log = '';
@@ -388,7 +416,7 @@ async function soak(lab: LiveLab, seconds: number): Promise<void> {
     `  soak: ${seconds} s at ${mbps} Mbit/s${unique ? ' (addresses rewritten on every loop)' : ''}, RSS every ${every} s`,
   );
   const t0 = Date.now();
-  type Sample = { t: number; rss: number; anon: number; file: number; heap: number | null };
+  type Sample = { t: number; rss: number; anon: number; file: number; ring: number; heap: number | null };
   const sample = (t: number): Sample => ({ t, rss: rssMiB(pid), ...rssParts(pid), heap: heapMiB(lab.dataDir) });
   const samples: Sample[] = [sample(0)];
   const sampler = setInterval(() => {
@@ -397,7 +425,7 @@ async function soak(lab: LiveLab, seconds: number): Promise<void> {
     if (samples.length % Math.max(1, Math.round(60 / every)) === 0) {
       const c = agentCounters(dbPath);
       console.log(
-        `    t=${s.t.toFixed(0)} s: RSS ${s.rss.toFixed(0)} MiB (anon ${s.anon.toFixed(0)}, file ${s.file.toFixed(0)}), JS heap ${s.heap?.toFixed(0) ?? '?'} MiB, ${c.packets.toLocaleString('en')} packets received`,
+        `    t=${s.t.toFixed(0)} s: RSS ${s.rss.toFixed(0)} MiB (anon ${s.anon.toFixed(0)}, file ${s.file.toFixed(0)}, capture ring ${s.ring.toFixed(0)}), JS heap ${s.heap?.toFixed(0) ?? '?'} MiB, ${c.packets.toLocaleString('en')} packets received`,
       );
     }
   }, every * 1000);
@@ -436,12 +464,19 @@ async function soak(lab: LiveLab, seconds: number): Promise<void> {
   const rss = samples.map((s) => s.rss);
   const half = samples.filter((s) => s.t >= seconds / 2);
   const slope = leastSquaresSlope(half.map((s) => [s.t, s.rss]));
+  const slopeNoRing = leastSquaresSlope(half.map((s) => [s.t, s.rss - s.ring]));
+  const lastThird = samples.filter((s) => s.t >= (seconds * 2) / 3);
+  const slopeLastThird = leastSquaresSlope(lastThird.map((s) => [s.t, s.rss - s.ring]));
   const heaps = samples.map((s) => s.heap).filter((h): h is number => h !== null);
   console.log(
     `  soak: sent ${sent.toLocaleString('en')} packets (${((Number(m[2]) * 8) / secs / 1e6).toFixed(0)} Mbit/s, ${Math.round(sent / secs).toLocaleString('en')} packets/s) in ${secs.toFixed(0)} s; received ${received.toLocaleString('en')}; kernel drops ${Math.max(0, sent - received).toLocaleString('en')} (${((100 * Math.max(0, sent - received)) / Math.max(1, sent)).toFixed(3)} %), queue drops ${after.queueDrops - before.queueDrops}`,
   );
   console.log(
     `  soak RSS: start ${rss[0]!.toFixed(0)} MiB, min ${Math.min(...rss).toFixed(0)}, max ${Math.max(...rss).toFixed(0)}, end ${rss.at(-1)!.toFixed(0)} MiB; second-half trend ${(slope * 60).toFixed(2)} MiB/min (${samples.length} samples)`,
+  );
+  const noRing = samples.map((s) => s.rss - s.ring);
+  console.log(
+    `  soak RSS without the capture ring (${samples.at(-1)!.ring.toFixed(0)} MiB at the end, allocated in full at open): start ${noRing[0]!.toFixed(0)}, max ${Math.max(...noRing).toFixed(0)}, end ${noRing.at(-1)!.toFixed(0)} MiB; trend ${(slopeNoRing * 60).toFixed(2)} MiB/min over the second half, ${(slopeLastThird * 60).toFixed(2)} MiB/min over the last third`,
   );
   if (heaps.length > 0) {
     console.log(
