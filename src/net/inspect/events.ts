@@ -24,6 +24,23 @@ export interface FlowMark {
   endMs: number;
   bytesOut: number;
   packetsOut: number;
+  /**
+   * Connections this mark stands for: repeated connections from one client to one endpoint whose starts are
+   * never more than {@link markMergeGapMs} apart are one mark (see LeakInspector.onFlow), covering starts
+   * `tsMs`…`lastStartMs`.
+   */
+  flows: number;
+  lastStartMs: number;
+}
+
+/**
+ * Largest gap between the starts of connections that one mark may cover. At most twice the SDK window, so
+ * "an SDK connection started within the window of a session start" is the same question for a mark (is the
+ * session start within the window of `tsMs`…`lastStartMs`?), and at most the session gap, so merged
+ * connections would have been one session anyway.
+ */
+export function markMergeGapMs(o: EventOptions): number {
+  return Math.min(2 * o.sdkWindowMs, o.sessionGapMs);
 }
 
 export interface RequestMark {
@@ -122,7 +139,14 @@ export function inferEvents(
     postsTo.set(k, l);
   }
   for (const [client, list] of byClient) {
-    list.sort((a, b) => a.tsMs - b.tsMs);
+    // Ties broken by endpoint: the events must not depend on the order in which flows ended.
+    list.sort(
+      (a, b) =>
+        a.tsMs - b.tsMs ||
+        compareText(a.name ?? '', b.name ?? '') ||
+        compareText(a.serverIp, b.serverIp) ||
+        a.port - b.port,
+    );
     const sdk = list.filter((f) => f.facts.party === 'third' && SDK_ROLES.has(f.facts.role));
     const apps = new Set(list.filter((f) => f.facts.party === 'first' && f.facts.app).map((f) => f.facts.app!));
     for (const app of apps) {
@@ -142,7 +166,7 @@ export function inferEvents(
           const f = own[j]!;
           end = Math.max(end, f.endMs);
           up += f.bytesOut;
-          n++;
+          n += f.flows;
           if (f.facts.name ?? f.name) names.add((f.facts.name ?? f.name)!);
           posts +=
             postsTo
@@ -152,9 +176,11 @@ export function inferEvents(
         }
         const nameList = [...names].slice(0, 3).join(', ');
         if (start - lastEnd >= opts.appIdleMs) {
-          const near = sdk.filter((s) => Math.abs(s.tsMs - start) <= opts.sdkWindowMs);
+          const near = sdk.filter(
+            (s) => start >= s.tsMs - opts.sdkWindowMs && start <= s.lastStartMs + opts.sdkWindowMs,
+          );
           if (near.length > 0) {
-            const sdkNames = [...new Set(near.map((s) => s.facts.name ?? s.name ?? s.serverIp))];
+            const sdkNames = [...new Set(near.map((s) => s.facts.name ?? s.name ?? s.serverIp))].sort(compareText);
             events.push({
               client,
               app,

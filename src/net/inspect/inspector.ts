@@ -6,7 +6,8 @@
  * from which `events` are inferred (events.ts).
  *
  * Memory is bounded: MAX_LEAKS aggregates, MAX_MARKS flow and request marks (the oldest are kept: events
- * need the starts of sessions; past the cap new marks are counted in `dropped`).
+ * need the starts of sessions; past the cap new marks are counted in `dropped`). Repeated connections to one
+ * endpoint share a mark, so the marks follow the endpoints in use, not the connection rate.
  */
 
 import { compareText } from '../../core/compare.js';
@@ -21,6 +22,7 @@ import {
   type EventOptions,
   type FlowMark,
   inferEvents,
+  markMergeGapMs,
   type RequestMark,
 } from './events.js';
 import { classifyPayload } from './payloadClass.js';
@@ -90,8 +92,11 @@ export class LeakInspector implements PipelineObserver, LeakSource {
   readonly stats: InspectorStats = { httpRequests: 0, payloads: 0, payloadsEncrypted: 0, findings: 0, dropped: 0 };
   private readonly detector: LeakDetector;
   private readonly leaks = new Map<string, LeakAgg>();
-  private readonly flows: FlowMark[] = [];
-  private readonly requests: RequestMark[] = [];
+  private flows: FlowMark[] = [];
+  private requests: RequestMark[] = [];
+  /** The latest mark of each (client, name, server, port), which repeated connections merge into. */
+  private lastMark = new Map<string, FlowMark>();
+  private readonly mergeGapMs: number;
   private readonly eventOpts: EventOptions;
   private readonly includeLocal: boolean;
 
@@ -101,25 +106,46 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     this.onLeak = opts.onLeak ?? null;
     this.detector = new LeakDetector(opts.dictionaries ?? defaultDictionaries());
     this.eventOpts = { ...DEFAULT_EVENT_OPTIONS, ...opts.events };
+    this.mergeGapMs = markMergeGapMs(this.eventOpts);
     this.includeLocal = opts.includeLocal ?? false;
   }
 
   onFlow(f: FlowRecord): void {
+    if (f.protocol === 'dns' || f.protocol === 'mdns' || f.protocol === 'dhcp') return;
+    const name = f.sni ?? f.quicSni ?? f.httpHosts[0] ?? f.dnsNames[0] ?? null;
+    const key = `${f.clientId}\u0000${name ?? ''}\u0000${f.serverIp}\u0000${f.serverPort}`;
+    const start = f.firstTsMs;
+    // Repeated connections to one endpoint (a connection pool, polling, a long flow's checkpoints) are one
+    // mark while their starts stay close: the events read the same, and memory follows the number of
+    // endpoints in use rather than the connection rate.
+    const m = this.lastMark.get(key);
+    if (m && start >= m.tsMs - this.mergeGapMs && start <= m.lastStartMs + this.mergeGapMs) {
+      m.tsMs = Math.min(m.tsMs, start);
+      m.lastStartMs = Math.max(m.lastStartMs, start);
+      m.endMs = Math.max(m.endMs, f.lastTsMs);
+      m.bytesOut += f.bytesOut;
+      m.packetsOut += f.packetsOut;
+      m.flows++;
+      return;
+    }
     if (this.flows.length >= MAX_MARKS) {
       this.stats.dropped++;
       return;
     }
-    if (f.protocol === 'dns' || f.protocol === 'mdns' || f.protocol === 'dhcp') return;
-    this.flows.push({
+    const mark: FlowMark = {
       client: f.clientId,
-      name: f.sni ?? f.quicSni ?? f.httpHosts[0] ?? f.dnsNames[0] ?? null,
+      name,
       serverIp: f.serverIp,
       port: f.serverPort,
-      tsMs: f.firstTsMs,
+      tsMs: start,
       endMs: f.lastTsMs,
       bytesOut: f.bytesOut,
       packetsOut: f.packetsOut,
-    });
+      flows: 1,
+      lastStartMs: start,
+    };
+    this.flows.push(mark);
+    this.lastMark.set(key, mark);
   }
 
   onHttpRequest(r: HttpObservation): void {
@@ -225,13 +251,17 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     const flows = this.flows.filter((f) => f.tsMs < beforeMs);
     const requests = this.requests.filter((r) => r.tsMs < beforeMs);
     if (flows.length === 0 && requests.length === 0) return [];
-    const keepFlows = this.flows.filter((f) => f.tsMs >= beforeMs);
-    const keepRequests = this.requests.filter((r) => r.tsMs >= beforeMs);
-    this.flows.length = 0;
-    this.flows.push(...keepFlows);
-    this.requests.length = 0;
-    this.requests.push(...keepRequests);
+    this.flows = this.flows.filter((f) => f.tsMs >= beforeMs);
+    this.requests = this.requests.filter((r) => r.tsMs >= beforeMs);
+    // Drained marks take no more merges: only the kept ones stay reachable by their endpoint.
+    const kept = new Set(this.flows);
+    for (const [k, m] of this.lastMark) if (!kept.has(m)) this.lastMark.delete(k);
     return inferEvents(flows, requests, factsOf, clientApps, this.eventOpts);
+  }
+
+  /** Flow marks held now (a mark stands for one or more connections to one endpoint). */
+  get markCount(): number {
+    return this.flows.length;
   }
 
   /** Names each client contacted among the marks held now (to infer its apps in live mode). */

@@ -21,6 +21,8 @@ function flow(name: string, atS: number, up = 600, durS = 1): FlowMark {
     endMs: T0 + (atS + durS) * 1000,
     bytesOut: up,
     packetsOut: 5,
+    flows: 1,
+    lastStartMs: T0 + atS * 1000,
   };
 }
 

@@ -6,6 +6,7 @@ import { createCipheriv } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../../src/net/flows/flowTypes.js';
+import { type ContactFacts, type FlowMark, inferEvents } from '../../../../src/net/inspect/events.js';
 import { LeakInspector } from '../../../../src/net/inspect/inspector.js';
 import { teeObservers } from '../../../../src/net/inspect/tee.js';
 import { Pipeline } from '../../../../src/net/pipeline.js';
@@ -118,5 +119,104 @@ describe('LeakInspector', () => {
       firstSeen: new Date(T0 + 10).toISOString(),
     });
     expect(report.events.map((e) => e.kind)).toEqual(['measurement']);
+  });
+});
+
+describe('LeakInspector flow marks', () => {
+  const FACTS: Record<string, ContactFacts> = {
+    'api.vendor.example': { app: 'vendor', party: 'first', role: 'api', name: 'api.vendor.example' },
+    'sync.vendor.example': { app: 'vendor', party: 'first', role: 'api', name: 'sync.vendor.example' },
+    'sdk.analytics.example': { app: null, party: 'third', role: 'analytics', name: 'sdk.analytics.example' },
+    'ads.example': { app: null, party: 'third', role: 'advertising', name: 'ads.example' },
+  };
+  const NAMES = Object.keys(FACTS);
+  const factsOf = (_c: string, name: string | null) => (name ? (FACTS[name] ?? null) : null);
+  const apps = () => ['vendor'];
+  const record = (name: string, startS: number, durS: number, up: number, port: number): FlowRecord => ({
+    clientId: PHONE.srcMac,
+    clientMac: PHONE.srcMac,
+    clientIp: PHONE.src,
+    clientPort: 40000,
+    serverIp: '203.0.113.9',
+    serverPort: port,
+    transport: 'tcp',
+    ipProtocol: 6,
+    protocol: 'tls',
+    sni: name,
+    quicSni: null,
+    httpHosts: [],
+    dnsNames: [],
+    alpn: [],
+    ja3: null,
+    ja4: null,
+    tlsVersion: null,
+    ech: false,
+    quicVersion: null,
+    userAgents: [],
+    packetsOut: 3,
+    packetsIn: 3,
+    bytesOut: up,
+    bytesIn: 100,
+    firstTsMs: T0 + startS * 1000,
+    lastTsMs: T0 + (startS + durS) * 1000,
+    encrypted: true,
+  });
+
+  /** Marks a fresh inspector keeps for these records. */
+  const countMarks = (records: FlowRecord[]): number => {
+    const i = new LeakInspector();
+    for (const r of records) i.onFlow(r);
+    return i.markCount;
+  };
+
+  it('repeated connections to one endpoint share a mark, and the events are those of one mark per connection', async () => {
+    const fc = await import('fast-check');
+    const conn = fc.record({
+      name: fc.constantFrom(...NAMES),
+      // Spread over half an hour, with bursts (an app start, a sync) where connections repeat.
+      startS: fc.oneof(fc.integer({ min: 0, max: 1800 }), fc.integer({ min: 600, max: 640 })),
+      durS: fc.integer({ min: 0, max: 40 }),
+      up: fc.integer({ min: 0, max: 3000 }),
+      port: fc.constantFrom(443, 8443),
+    });
+    const kinds = new Set<string>();
+    let merges = 0;
+    fc.assert(
+      fc.property(fc.array(conn, { maxLength: 60 }), (conns) => {
+        const inspector = new LeakInspector();
+        const records = conns.map((c) => record(c.name, c.startS, c.durS, c.up, c.port));
+        // Flows end in any order: the pipeline emits them when they close.
+        for (const r of [...records].sort((a, b) => a.lastTsMs - b.lastTsMs)) inspector.onFlow(r);
+        const merged = inspector.drainEvents(Number.POSITIVE_INFINITY, factsOf, apps);
+        const oneEach: FlowMark[] = records.map((r) => ({
+          client: r.clientId,
+          name: r.sni,
+          serverIp: r.serverIp,
+          port: r.serverPort,
+          tsMs: r.firstTsMs,
+          endMs: r.lastTsMs,
+          bytesOut: r.bytesOut,
+          packetsOut: r.packetsOut,
+          flows: 1,
+          lastStartMs: r.firstTsMs,
+        }));
+        merges += records.length - countMarks(records);
+        expect(merged).toEqual(inferEvents(oneEach, [], factsOf, apps));
+        for (const e of merged) kinds.add(e.kind);
+      }),
+      { numRuns: 500 },
+    );
+    // The runs exercised both kinds of event and connections that did share marks.
+    expect([...kinds].sort()).toEqual(['app-open', 'sync']);
+    expect(merges).toBeGreaterThan(50);
+  });
+
+  it('a long run of polling to one endpoint stays one mark per merge window, and draining forgets it', () => {
+    const inspector = new LeakInspector();
+    for (let i = 0; i < 10_000; i++) inspector.onFlow(record('sdk.analytics.example', i * 5, 1, 100, 443));
+    expect(inspector.markedNames().get(PHONE.srcMac)).toEqual(['sdk.analytics.example']);
+    expect(inspector.drainEvents(Number.POSITIVE_INFINITY, factsOf, apps)).toEqual([]);
+    expect(inspector.markedNames().size).toBe(0);
+    expect(inspector.stats.dropped).toBe(0);
   });
 });
