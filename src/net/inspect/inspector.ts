@@ -154,14 +154,17 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     const name = hostOnly(r.host);
     const findings = this.detector.scanHttpRequest(r);
     for (const f of findings) this.add(r.clientId, name, r.serverIp, r.serverPort, 'http', f, r.tsMs);
+    // Health terms that the target itself reveals (path or query), not the body: what a passive observer
+    // learns from the request line alone.
+    const targetHealth = findings
+      .filter((f) => f.kind === 'health' && (f.evidence.startsWith(`${r.method} `) || f.evidence.startsWith('?')))
+      .map((f) => f.term);
+    // Events use two kinds of request: those whose target names a measurement, and uploads (POST/PUT). The
+    // rest (most clear-text GETs) need no mark.
+    if (targetHealth.length === 0 && r.method !== 'POST' && r.method !== 'PUT') return;
     if (this.requests.length < MAX_MARKS) {
       const q = r.target.indexOf('?');
       const path = q < 0 ? r.target : r.target.slice(0, q);
-      // Health terms that the target itself reveals (path or query), not the body: what a passive observer
-      // learns from the request line alone.
-      const targetHealth = findings
-        .filter((f) => f.kind === 'health' && (f.evidence.startsWith(`${r.method} `) || f.evidence.startsWith('?')))
-        .map((f) => f.term);
       this.requests.push({
         client: r.clientId,
         name,
