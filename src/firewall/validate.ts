@@ -13,7 +13,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { getPublicSuffix } from 'tldts';
+import { getPublicSuffix } from '../core/psl.js';
 
 /** A value refused before it could reach the firewall. The message says what is wrong and how to fix it. */
 export class FirewallInputError extends Error {

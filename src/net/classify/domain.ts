@@ -10,7 +10,7 @@
 // Pure functions: no I/O; they never throw on any string input.
 
 import { isIP } from 'node:net';
-import { getDomain, getPublicSuffix } from 'tldts';
+import { getDomain, getPublicSuffix } from '../../core/psl.js';
 
 export interface DomainOptions {
   /** Honour the PSL private section (default true). */

@@ -56,61 +56,65 @@ function hexDigit(c: number): number {
 }
 
 /**
- * A prefix table over the TSV text itself: one index of where each entry's line starts, sorted by prefix, and
- * a binary search per lookup. Loading the shipped table (46,000 prefixes) builds no map and no string per
- * entry, so an analysis of a small capture does not pay tens of milliseconds for vendors of three phones.
+ * A prefix table over TSV text sorted by prefix (`<hex prefix>\t<vendor>` lines), searched by bisecting the
+ * text itself: no map, no index and no string per entry. Loading the shipped table (46,000 prefixes) is one
+ * gunzip, so an analysis of a small capture does not pay tens of milliseconds for the vendors of three phones.
  */
 export class OuiTable {
-  /** Line start of each entry, ordered by its hex prefix (compared as text: `70B3D5` < `70B3D5F2F`). */
-  readonly #starts: Uint32Array;
+  /** Entry lines only, sorted by prefix (compared as text: `70B3D5` < `70B3D5F2F`), each ending in `\n`. */
   readonly #text: string;
+  #size = -1;
 
-  private constructor(text: string, starts: Uint32Array) {
+  private constructor(text: string) {
     this.#text = text;
-    this.#starts = starts;
   }
 
   /**
    * Builds a table from TSV text: `#` comment lines, then `<hex prefix of 6, 7 or 9 digits>\t<vendor>`
-   * (upper-case hex). Throws an Error naming the line for a malformed one. A prefix listed twice keeps its
-   * last vendor. Lines need not be sorted (the shipped file is, which makes this one pass).
+   * (upper-case hex), in any order. Throws an Error naming the line for a malformed one. A prefix listed
+   * twice keeps its last vendor.
    */
   static fromTsv(text: string): OuiTable {
-    const starts: number[] = [];
-    let sorted = true;
-    let duplicates = false;
-    let line = 0;
-    for (let pos = 0; pos < text.length; ) {
-      let end = text.indexOf('\n', pos);
-      if (end < 0) end = text.length;
-      line++;
-      if (end > pos && text.charCodeAt(pos) !== 0x23) {
-        if (!validLine(text, pos, end)) {
-          throw new Error(`oui table line ${line}: expected "<6, 7 or 9 hex digits>\\t<vendor>"`);
-        }
-        const prev = starts.length > 0 ? starts[starts.length - 1]! : -1;
-        const order = prev < 0 ? -1 : compareKeys(text, prev, pos);
-        if (order > 0) sorted = false;
-        else if (order === 0) duplicates = true;
-        starts.push(pos);
-      }
-      pos = end + 1;
+    const entries: { key: string; line: string; at: number }[] = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.length === 0 || line.charCodeAt(0) === 0x23) continue;
+      if (!validLine(line)) throw new Error(`oui table line ${i + 1}: expected "<6, 7 or 9 hex digits>\\t<vendor>"`);
+      entries.push({ key: line.slice(0, line.indexOf('\t')), line, at: i });
     }
-    let index = starts;
-    if (!sorted || duplicates) {
-      // Stable sort by prefix, then keep the last line of each prefix.
-      index = starts
-        .map((s, i) => [s, i] as const)
-        .sort((a, b) => compareKeys(text, a[0], b[0]) || a[1] - b[1])
-        .map((x) => x[0]);
-      index = index.filter((s, i) => i + 1 >= index.length || compareKeys(text, s, index[i + 1]!) !== 0);
+    entries.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : x.at - y.at));
+    const kept = entries.filter((e, i) => i + 1 >= entries.length || entries[i + 1]!.key !== e.key);
+    return new OuiTable(kept.map((e) => `${e.line}\n`).join(''));
+  }
+
+  /**
+   * The shipped table's text as scripts/build-oui.mjs writes it: comment lines first, then valid entry lines
+   * sorted by prefix, no duplicates (a test checks the shipped file against {@link fromTsv}). Not validated.
+   */
+  static fromSortedTsv(text: string): OuiTable {
+    let start = 0;
+    while (start < text.length && text.charCodeAt(start) === 0x23) {
+      const nl = text.indexOf('\n', start);
+      start = nl < 0 ? text.length : nl + 1;
     }
-    return new OuiTable(text, Uint32Array.from(index));
+    const body = text.slice(start);
+    return new OuiTable(body.length === 0 || body.endsWith('\n') ? body : `${body}\n`);
   }
 
   /** Number of prefixes. */
   get size(): number {
-    return this.#starts.length;
+    if (this.#size < 0) {
+      let n = 0;
+      for (let i = this.#text.indexOf('\n'); i >= 0; i = this.#text.indexOf('\n', i + 1)) n++;
+      this.#size = n;
+    }
+    return this.#size;
+  }
+
+  /** The entry lines, sorted (for comparing tables). */
+  get text(): string {
+    return this.#text;
   }
 
   /**
@@ -128,22 +132,19 @@ export class OuiTable {
     return this.#find(hex.slice(0, 9)) ?? this.#find(hex.slice(0, 7)) ?? this.#find(hex.slice(0, 6));
   }
 
+  /** Bisects the text: every step lands in some line, backs up to its start, and compares its prefix. */
   #find(key: string): string | null {
     const text = this.#text;
-    const starts = this.#starts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo <= hi) {
+    let lo = 0; // always the start of a line
+    let hi = text.length; // the search space is the lines starting in [lo, hi)
+    while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const at = starts[mid]!;
+      const at = text.lastIndexOf('\n', mid - 1) + 1;
+      const end = text.indexOf('\n', at);
       const c = compareKeyTo(text, at, key);
-      if (c < 0) lo = mid + 1;
-      else if (c > 0) hi = mid - 1;
-      else {
-        let end = text.indexOf('\n', at);
-        if (end < 0) end = text.length;
-        return text.slice(at + key.length + 1, end).trim();
-      }
+      if (c === 0) return text.slice(at + key.length + 1, end).trim();
+      if (c < 0) lo = end + 1;
+      else hi = at;
     }
     return null;
   }
@@ -153,29 +154,12 @@ function isUpperHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46);
 }
 
-/** `<6, 7 or 9 upper-case hex digits>\t<vendor with a non-blank character>` between `pos` and `end`. */
-function validLine(text: string, pos: number, end: number): boolean {
-  let i = pos;
-  while (i < end && isUpperHex(text.charCodeAt(i))) i++;
-  const digits = i - pos;
-  if ((digits !== 6 && digits !== 7 && digits !== 9) || text.charCodeAt(i) !== 0x09) return false;
-  for (let j = i + 1; j < end; j++) {
-    const c = text.charCodeAt(j);
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return true;
-  }
-  return false;
-}
-
-/** Order of the hex prefixes (the text before the tab) of the lines starting at `a` and `b`. */
-function compareKeys(text: string, a: number, b: number): number {
-  for (;;) {
-    const ca = text.charCodeAt(a++);
-    const cb = text.charCodeAt(b++);
-    const ea = ca === 0x09;
-    const eb = cb === 0x09;
-    if (ea || eb) return ea && eb ? 0 : ea ? -1 : 1;
-    if (ca !== cb) return ca - cb;
-  }
+/** `<6, 7 or 9 upper-case hex digits>\t<vendor with a non-blank character>`. */
+function validLine(line: string): boolean {
+  let i = 0;
+  while (i < line.length && isUpperHex(line.charCodeAt(i))) i++;
+  if ((i !== 6 && i !== 7 && i !== 9) || line.charCodeAt(i) !== 0x09) return false;
+  return line.slice(i + 1).trim().length > 0;
 }
 
 /** Order of the hex prefix of the line starting at `at` against `key`. */
@@ -195,18 +179,22 @@ export function defaultOuiPath(): string {
   return findShipped('data/oui/oui.tsv.gz', 'file');
 }
 
-/** Reads a table file (gzip'd when its name ends in .gz). */
-export function loadOuiTable(path: string = defaultOuiPath()): OuiTable {
+/** The text of a table file (gunzipped when its name ends in .gz). */
+export function readOuiText(path: string = defaultOuiPath()): string {
   const raw = readFileSync(path);
-  const text = (path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-  return OuiTable.fromTsv(text);
+  return (path.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+}
+
+/** Reads and validates a table file (see {@link OuiTable.fromTsv}). */
+export function loadOuiTable(path: string): OuiTable {
+  return OuiTable.fromTsv(readOuiText(path));
 }
 
 let shared: OuiTable | undefined;
 
-/** The shipped table, loaded on first use. */
+/** The shipped table, loaded on first use (already sorted and checked when it was built: not validated again). */
 export function defaultOuiTable(): OuiTable {
-  shared ??= loadOuiTable();
+  shared ??= OuiTable.fromSortedTsv(readOuiText());
   return shared;
 }
 

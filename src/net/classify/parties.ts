@@ -7,8 +7,8 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getDomain } from 'tldts';
 import { findShipped } from '../../core/paths.js';
+import { getDomain } from '../../core/psl.js';
 import { isValidAsciiHostname } from './domain.js';
 
 /** Roles of a contacted party (design.md vocabulary). */

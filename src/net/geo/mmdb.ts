@@ -6,8 +6,13 @@
  * (ISO 3166-1 alpha-2), autonomous system number and its organization.
  */
 import { readFileSync } from 'node:fs';
-import { Reader } from 'mmdb-lib';
+import { createRequire } from 'node:module';
+import type { Reader as MmdbReader } from 'mmdb-lib';
 import { embeddedIpv4, formatIp, type IpBytes, parseIp } from './ip.js';
+
+// mmdb-lib is CommonJS: require() skips the export-name scan that an ES import would make (start-up time).
+const { Reader } = createRequire(import.meta.url)('mmdb-lib') as typeof import('mmdb-lib');
+type Reader<T extends object> = MmdbReader<T>;
 
 /** The file could not be read, or is not a MaxMind DB file. */
 export class MmdbFormatError extends Error {

@@ -90,7 +90,8 @@ function hostOnly(h: string | null): string | null {
 
 export class LeakInspector implements PipelineObserver, LeakSource {
   readonly stats: InspectorStats = { httpRequests: 0, payloads: 0, payloadsEncrypted: 0, findings: 0, dropped: 0 };
-  private readonly detector: LeakDetector;
+  #detector: LeakDetector | null = null;
+  private readonly dictionaries: Dictionaries | undefined;
   private readonly leaks = new Map<string, LeakAgg>();
   private flows: FlowMark[] = [];
   private requests: RequestMark[] = [];
@@ -104,10 +105,16 @@ export class LeakInspector implements PipelineObserver, LeakSource {
 
   constructor(opts: LeakInspectorOptions = {}) {
     this.onLeak = opts.onLeak ?? null;
-    this.detector = new LeakDetector(opts.dictionaries ?? defaultDictionaries());
+    this.dictionaries = opts.dictionaries;
     this.eventOpts = { ...DEFAULT_EVENT_OPTIONS, ...opts.events };
     this.mergeGapMs = markMergeGapMs(this.eventOpts);
     this.includeLocal = opts.includeLocal ?? false;
+  }
+
+  /** The detector, with the shipped dictionaries loaded when the first clear text shows up. */
+  private detector(): LeakDetector {
+    this.#detector ??= new LeakDetector(this.dictionaries ?? defaultDictionaries());
+    return this.#detector;
   }
 
   onFlow(f: FlowRecord): void {
@@ -152,7 +159,7 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     this.stats.httpRequests++;
     if (!this.includeLocal && isLocalAddress(r.serverIp)) return;
     const name = hostOnly(r.host);
-    const findings = this.detector.scanHttpRequest(r);
+    const findings = this.detector().scanHttpRequest(r);
     for (const f of findings) this.add(r.clientId, name, r.serverIp, r.serverPort, 'http', f, r.tsMs);
     // Health terms that the target itself reveals (path or query), not the body: what a passive observer
     // learns from the request line alone.
@@ -186,7 +193,7 @@ export class LeakInspector implements PipelineObserver, LeakSource {
       this.stats.payloadsEncrypted++;
       return;
     }
-    for (const f of this.detector.scanPayload(p.payload)) {
+    for (const f of this.detector().scanPayload(p.payload)) {
       this.add(p.clientId, p.dnsNames[0] ?? null, p.serverIp, p.serverPort, 'other', f, p.tsMs);
     }
   }

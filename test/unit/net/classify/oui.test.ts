@@ -1,7 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { defaultOuiPath, lookupVendor, OuiTable, parseMac, RANDOMIZED } from '../../../../src/net/classify/oui.js';
+import {
+  defaultOuiTable,
+  lookupVendor,
+  OuiTable,
+  parseMac,
+  RANDOMIZED,
+  readOuiText,
+} from '../../../../src/net/classify/oui.js';
 
 describe('parseMac', () => {
   it('accepts colon, dash, dotted and bare notations in any case', () => {
@@ -81,8 +86,14 @@ describe('lookupVendor (shipped IEEE table)', () => {
     expect(lookupVendor('88:0f:10:11:22:33')).toMatch(/Huami/i); // 88:0F:10 Huami Information Technology
   });
 
+  it('the shipped file is valid, sorted and free of duplicates (it is searched without being checked)', () => {
+    const text = readOuiText();
+    expect(defaultOuiTable().text).toBe(OuiTable.fromTsv(text).text);
+    expect(defaultOuiTable().size).toBe(OuiTable.fromTsv(text).size);
+  });
+
   it('finds every shipped prefix, the most specific one first', () => {
-    const text = gunzipSync(readFileSync(defaultOuiPath())).toString('utf8');
+    const text = readOuiText();
     const rows = text
       .split('\n')
       .filter((l) => l.length > 0 && !l.startsWith('#'))
