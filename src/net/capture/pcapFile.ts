@@ -59,15 +59,57 @@ interface ByteSource {
   close(): Promise<void>;
 }
 
+/**
+ * A plain file, read one chunk ahead: as soon as a chunk is handed over, the next one is requested, so the
+ * disk (a thread of libuv's pool) works while the caller parses instead of the caller waiting for it.
+ */
 class FileSource implements ByteSource {
   private pos = 0;
-  constructor(private readonly fh: FileHandle) {}
-  async read(into: Uint8Array, off: number, len: number): Promise<number> {
-    const { bytesRead } = await this.fh.read(into, off, len, this.pos);
-    this.pos += bytesRead;
-    return bytesRead;
+  private readonly scratch: Uint8Array;
+  /** Unread bytes of the last chunk (a view of `scratch`). */
+  private spare: Uint8Array = new Uint8Array(0);
+  /** The read of the next chunk into `scratch`, under way. */
+  private ahead: Promise<number> | null = null;
+  private eof = false;
+
+  constructor(
+    private readonly fh: FileHandle,
+    chunkSize: number,
+  ) {
+    this.scratch = new Uint8Array(Math.max(64, chunkSize));
   }
+
+  private fetch(): Promise<number> {
+    const p = this.fh.read(this.scratch, 0, this.scratch.length, this.pos).then(({ bytesRead }) => {
+      this.pos += bytesRead;
+      return bytesRead;
+    });
+    p.catch(() => {}); // a read-ahead nobody waits for (the caller stopped) must not become an unhandled rejection
+    return p;
+  }
+
+  async read(into: Uint8Array, off: number, len: number): Promise<number> {
+    if (this.spare.length === 0) {
+      if (this.eof) return 0;
+      const n = await (this.ahead ?? this.fetch());
+      this.ahead = null;
+      if (n === 0) {
+        this.eof = true;
+        return 0;
+      }
+      this.spare = this.scratch.subarray(0, n);
+    }
+    const n = Math.min(len, this.spare.length);
+    into.set(this.spare.subarray(0, n), off);
+    this.spare = this.spare.subarray(n);
+    // `scratch` is free again once its bytes are copied out: fetch the next chunk while the caller parses.
+    if (this.spare.length === 0 && !this.eof) this.ahead = this.fetch();
+    return n;
+  }
+
   async close(): Promise<void> {
+    await this.ahead?.catch(() => 0);
+    this.ahead = null;
     await this.fh.close();
   }
 }
@@ -592,7 +634,7 @@ export async function readCaptureFile(
   };
   opts.signal?.throwIfAborted();
   const fh = await openFile(path);
-  let src: ByteSource = new FileSource(fh);
+  let src: ByteSource = new FileSource(fh, chunkSize);
   let gz: GzipSource | null = null;
   try {
     const head = new Uint8Array(2);

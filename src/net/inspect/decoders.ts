@@ -6,7 +6,7 @@
  * broken stream gives what decoded before the fault (truncated: true) or nothing, never an exception.
  */
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
-import { classifyPayload, sniffFormat, trialDecode } from './payloadClass.js';
+import { classifyPayload, type PayloadVerdict, sniffFormat } from './payloadClass.js';
 
 export type Encoding = 'plain' | 'gzip' | 'zlib' | 'deflate' | 'brotli' | 'base64' | 'url' | 'json';
 
@@ -102,6 +102,8 @@ export function decodeBody(
   data: Uint8Array,
   contentEncoding: string | null = null,
   limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+  /** What classifyPayload said of `data` (or of bytes with the same first kilobyte), if the caller asked. */
+  known: PayloadVerdict | null = null,
 ): Decoded {
   const encoding: Encoding[] = [];
   let bytes = data;
@@ -124,7 +126,11 @@ export function decodeBody(
   for (let depth = encoding.length; depth < limits.maxDepth; depth++) {
     const f = sniffFormat(bytes);
     let codec: Codec | null = f === 'gzip' ? 'gzip' : f === 'zlib' ? 'zlib' : null;
-    if (!codec && classifyPayload(bytes).cls !== 'plaintext') codec = trialDecode(bytes);
+    if (!codec) {
+      // classifyPayload already tried raw deflate and brotli on bytes it did not call plaintext.
+      const v = bytes === data && known ? known : classifyPayload(bytes);
+      if (v.cls !== 'plaintext') codec = v.format === 'deflate' || v.format === 'brotli' ? v.format : null;
+    }
     if (!codec) break;
     const r = decompress(bytes, codec, limits);
     if (!r) break;

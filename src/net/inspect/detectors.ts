@@ -13,7 +13,7 @@
  */
 import { base64Runs, decodeBody, type Encoding, parsePairs, percentDecode, utf8 } from './decoders.js';
 import { type Dictionaries, type LeakKind, normalizeKey } from './dictionaries.js';
-import { classifyPayload } from './payloadClass.js';
+import { classifyPayload, type PayloadVerdict } from './payloadClass.js';
 
 export interface Finding {
   kind: LeakKind;
@@ -135,9 +135,9 @@ export class LeakDetector {
   }
 
   /** A payload of a flow that is neither TLS, QUIC nor HTTP (first bytes of the client's direction). */
-  scanPayload(bytes: Uint8Array): Finding[] {
+  scanPayload(bytes: Uint8Array, verdict: PayloadVerdict | null = null): Finding[] {
     const c = new Collector('plain');
-    this.scanBody(c, bytes, null, null);
+    this.scanBody(c, bytes, null, null, verdict);
     return c.findings;
   }
 
@@ -215,9 +215,18 @@ export class LeakDetector {
     if (HEADER_PAIRS.test(n)) this.scanPairs(c, [[n.slice(2), value]], `${name}: `);
   }
 
-  private scanBody(c: Collector, body: Uint8Array, contentEncoding: string | null, contentType: string | null): void {
-    const dec = decodeBody(body.length > MAX_TEXT ? body.subarray(0, MAX_TEXT) : body, contentEncoding);
-    const v = classifyPayload(dec.bytes);
+  /** `verdict`: what classifyPayload said of `body` when the caller already asked (it is not asked twice). */
+  private scanBody(
+    c: Collector,
+    body: Uint8Array,
+    contentEncoding: string | null,
+    contentType: string | null,
+    verdict: PayloadVerdict | null = null,
+  ): void {
+    // The verdict depends on the first kilobyte only, so it holds for the MAX_TEXT view too.
+    const view = body.length > MAX_TEXT ? body.subarray(0, MAX_TEXT) : body;
+    const dec = decodeBody(view, contentEncoding, undefined, verdict);
+    const v = dec.bytes === view && verdict ? verdict : classifyPayload(dec.bytes);
     if (v.cls !== 'plaintext') return; // encrypted or undecodable compressed data: nothing to read
     const enc = dec.encoding.join('+');
     this.scanDecodedText(c, utf8(dec.bytes.subarray(0, MAX_TEXT)), contentType, enc);

@@ -189,11 +189,12 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     this.stats.payloads++;
     if (!this.includeLocal && isLocalAddress(p.serverIp)) return;
     if (p.payload.length < 8) return;
-    if (classifyPayload(p.payload).cls === 'encrypted') {
+    const verdict = classifyPayload(p.payload);
+    if (verdict.cls === 'encrypted') {
       this.stats.payloadsEncrypted++;
       return;
     }
-    for (const f of this.detector().scanPayload(p.payload)) {
+    for (const f of this.detector().scanPayload(p.payload, verdict)) {
       this.add(p.clientId, p.dnsNames[0] ?? null, p.serverIp, p.serverPort, 'other', f, p.tsMs);
     }
   }
