@@ -25,10 +25,11 @@ import {
   markMergeGapMs,
   type RequestMark,
 } from './events.js';
-import { classifyPayload } from './payloadClass.js';
+import { classifyPayload, DEFAULT_PREFIX, DEFAULT_THRESHOLDS } from './payloadClass.js';
 
 const MAX_LEAKS = 50_000;
 const MAX_MARKS = 200_000;
+const MAX_TRIAL_MEMO = 65_536;
 
 interface LeakAgg {
   client: string;
@@ -97,6 +98,8 @@ export class LeakInspector implements PipelineObserver, LeakSource {
   private requests: RequestMark[] = [];
   /** The latest mark of each (client, name, server, port), which repeated connections merge into. */
   private lastMark = new Map<string, FlowMark>();
+  /** Endpoints (client, server, port, transport) whose payloads failed the raw deflate/brotli trial. */
+  private readonly trialFailed = new Set<string>();
   private readonly mergeGapMs: number;
   private readonly eventOpts: EventOptions;
   private readonly includeLocal: boolean;
@@ -189,7 +192,15 @@ export class LeakInspector implements PipelineObserver, LeakSource {
     this.stats.payloads++;
     if (!this.includeLocal && isLocalAddress(p.serverIp)) return;
     if (p.payload.length < 8) return;
-    const verdict = classifyPayload(p.payload);
+    // An endpoint whose payload did not decode as raw deflate or brotli once is not tried again (the first
+    // payloads of every flow to a game or VoIP server would each pay two decoder set-ups for nothing).
+    const endpoint = `${p.clientId}\u0000${p.serverIp}\u0000${p.serverPort}\u0000${p.transport}`;
+    const tried = this.trialFailed.has(endpoint);
+    const verdict = classifyPayload(p.payload, 'combined', DEFAULT_PREFIX, DEFAULT_THRESHOLDS, !tried);
+    if (!tried && verdict.cls !== 'plaintext' && verdict.format === null) {
+      if (this.trialFailed.size >= MAX_TRIAL_MEMO) this.trialFailed.clear();
+      this.trialFailed.add(endpoint);
+    }
     if (verdict.cls === 'encrypted') {
       this.stats.payloadsEncrypted++;
       return;

@@ -348,6 +348,8 @@ export function classifyPayload(
   method: ClassifierMethod = 'combined',
   prefix = DEFAULT_PREFIX,
   t: ClassifierThresholds = DEFAULT_THRESHOLDS,
+  /** Try raw deflate and brotli on payloads the statistics do not call plaintext (combined method). */
+  trial = true,
 ): PayloadVerdict {
   const stats = payloadStats(p, prefix);
   if (method === 'combined') {
@@ -356,9 +358,9 @@ export function classifyPayload(
     // Take it as zlib only when the stream behind it inflates.
     if (format && (format !== 'zlib' || zlibInflates(p))) return { cls: FORMAT_CLASS[format], format, stats };
     const cls = classifyStats(stats, method, t);
-    if (cls !== 'plaintext') {
-      const trial = trialDecode(p);
-      if (trial) return { cls: 'compressed', format: trial, stats };
+    if (cls !== 'plaintext' && trial) {
+      const f = trialDecode(p);
+      if (f) return { cls: 'compressed', format: f, stats };
     }
     return { cls, format: null, stats };
   }

@@ -3,7 +3,7 @@
  * datagrams (the onPayload path), encrypted payloads, LAN traffic, aggregation and counts.
  */
 import { createCipheriv } from 'node:crypto';
-import { deflateSync } from 'node:zlib';
+import { deflateRawSync, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../../src/net/flows/flowTypes.js';
 import { type ContactFacts, type FlowMark, inferEvents } from '../../../../src/net/inspect/events.js';
@@ -72,6 +72,26 @@ describe('LeakInspector', () => {
       ['203.0.113.7', 'other', 'identity', 'user id', 'plain'],
       ['198.51.100.9', 'other', 'device', 'imei', 'zlib'],
       ['198.51.100.9', 'other', 'health', 'blood oxygen', 'zlib'],
+    ]);
+  });
+
+  it('raw deflate is found by trial; an endpoint whose payload failed the trial is not tried again', () => {
+    const body = '{"imei":"356938035643809","spo2":96,"padding":"' + 'x'.repeat(200) + '"}';
+    // Bytes that look compressed (uneven byte counts) but are no deflate or brotli stream.
+    const noise = new Uint8Array(600).map((_, i) => ((i * 37 + ((i * i) % 7) * 11) & 0x7f) | (i & 1 ? 0x80 : 0));
+    const udp = (dport: number, sport: number, payload: Uint8Array) =>
+      frame({ ...PHONE, dst: '198.51.100.20', proto: 'udp', sport, dport, payload });
+    const deflated = new Uint8Array(deflateRawSync(body));
+    const { report, inspector } = run([
+      udp(7001, 51000, deflated), // endpoint A: decoded
+      udp(7002, 51001, noise), // endpoint B: the trial fails …
+      udp(7002, 51002, deflated), // … so B's later payloads are judged by their statistics only
+    ]);
+    expect(inspector.stats.payloads).toBe(3);
+    // Found once (endpoint A): the same bytes sent to B were not decoded, so the count stays 1.
+    expect(report.leaks.map((l) => [l.term, l.encoding, l.count])).toEqual([
+      ['imei', 'deflate', 1],
+      ['blood oxygen', 'deflate', 1],
     ]);
   });
 
