@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 import { bypassDnsmasqLines, type Collateral, dohAddresses, findCollateral, isDohHost } from './bypass.js';
 import type { BlockEntry, FirewallSettings, ObservedAddress, PartyLookup } from './policy.js';
 import { PolicyMatcher } from './policy.js';
-import { isMac, normalizeIp, normalizeMac } from './validate.js';
+import { canonicalIp, isMac, normalizeIp, normalizeMac } from './validate.js';
 
 export const CHAIN_FWD = 'BANDGUARD-FWD';
 export const CHAIN_IN = 'BANDGUARD-IN';
@@ -145,19 +145,45 @@ function entryKey(e: BlockEntry): string {
   return `${e.kind}:${e.target}`;
 }
 
-/** Compares IP texts of one family numerically (stable, deterministic order for rendering). */
+/**
+ * A text that sorts like the address: IPv4 as 12 digits, IPv6 (canonical text) as 32 hex digits. One pass
+ * over the characters, no split/pad/join (a plan sorts 20,000 IPv6 addresses).
+ */
 function addressKey(a: string): string {
-  if (a.includes(':')) {
-    const [head = '', tail] = a.split('::');
-    const h = head === '' ? [] : head.split(':');
-    const t = tail === undefined || tail === '' ? [] : tail.split(':');
-    const fill = tail === undefined ? 0 : 8 - h.length - t.length;
-    return [...h, ...new Array<string>(Math.max(0, fill)).fill('0'), ...t].map((g) => g.padStart(4, '0')).join('');
+  if (!a.includes(':')) {
+    let out = '';
+    let part = '';
+    for (let i = 0; i <= a.length; i++) {
+      const c = i < a.length ? a[i]! : '.';
+      if (c === '.') {
+        out += part.length === 3 ? part : part.length === 2 ? `0${part}` : `00${part}`;
+        part = '';
+      } else part += c;
+    }
+    return out;
   }
-  return a
-    .split('.')
-    .map((o) => o.padStart(3, '0'))
-    .join('');
+  // Groups before and after `::` (at most one), each padded to 4 digits; the gap filled with zero groups.
+  const dbl = a.indexOf('::');
+  const head = dbl < 0 ? a : a.slice(0, dbl);
+  const tail = dbl < 0 ? '' : a.slice(dbl + 2);
+  const pad = (s: string): [string, number] => {
+    if (s === '') return ['', 0];
+    let out = '';
+    let n = 0;
+    let g = '';
+    for (let i = 0; i <= s.length; i++) {
+      const c = i < s.length ? s[i]! : ':';
+      if (c === ':') {
+        out += '0000'.slice(g.length) + g;
+        g = '';
+        n++;
+      } else g += c;
+    }
+    return [out, n];
+  };
+  const [h, hn] = pad(head);
+  const [t, tn] = pad(tail);
+  return h + '0000'.repeat(Math.max(0, 8 - hn - tn)) + t;
 }
 
 /** An IPv4 dotted quad (already validated) as an unsigned 32-bit number. */
@@ -358,12 +384,8 @@ export function buildPlan(input: PlanInput): FirewallPlan {
   for (const o of input.observed) {
     if (o.expiresAt <= now) continue;
     live.push(o);
-    let addr: { ip: string; family: Family };
-    try {
-      addr = normalizeIp(o.address);
-    } catch {
-      continue;
-    }
+    const ip = canonicalIp(o.address);
+    if (ip === null) continue;
     let t = targets.get(o.name);
     if (t === undefined) {
       t = targetsOf(o.name);
@@ -371,7 +393,8 @@ export function buildPlan(input: PlanInput): FirewallPlan {
     }
     if (t.length === 0) continue;
     const timeout = timeoutOf(o.expiresAt);
-    for (const b of t) put(b[addr.family], addr.ip, timeout);
+    const family: Family = ip.includes(':') ? 6 : 4;
+    for (const b of t) put(b[family], ip, timeout);
   }
 
   // Sources of each set (for apply's grow/replace decision).

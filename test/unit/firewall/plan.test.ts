@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildPlan, renderIpsetRestore, renderIptablesRestore, renderPreview } from '../../../src/firewall/plan.js';
 import type { BlockEntry, ObservedAddress } from '../../../src/firewall/policy.js';
+import { normalizeIp } from '../../../src/firewall/validate.js';
 import { entry, NOW, obs, PHONE_A, PHONE_B, parties, settings } from './helpers.js';
 
 const FIX = new URL('../../fixtures/firewall/', import.meta.url);
@@ -168,5 +169,42 @@ describe('plan', () => {
     expect(plan.sets.find((s) => s.name === 'bandguard-all-4')?.entries).toEqual([
       { address: '203.0.113.20', timeout: 600 },
     ]);
+  });
+});
+
+describe('set entry order', () => {
+  /** The address as a number (IPv4 in the low 32 bits of the same space, so one comparison serves both). */
+  const value = (a: string): bigint => {
+    if (!a.includes(':')) return a.split('.').reduce((n, o) => n * 256n + BigInt(o), 0n);
+    const [h = '', t = ''] = a.split('::');
+    const hs = h ? h.split(':') : [];
+    const ts = a.includes('::') ? (t ? t.split(':') : []) : [];
+    const groups = a.includes('::') ? [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts] : hs;
+    return groups.reduce((n, g) => n * 65536n + BigInt(`0x${g}`), 0n);
+  };
+
+  it('every set lists its addresses in numeric order, IPv4 and IPv6 (property)', async () => {
+    const fc = await import('fast-check');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.ipV4(), fc.ipV6()), { minLength: 1, maxLength: 40 }), (addrs) => {
+        const observed = addrs.map((a) => obs(PHONE_A, 'ads.tracker.example', a));
+        const plan = buildPlan({
+          entries: [entry({ kind: 'domain', target: 'tracker.example' })],
+          settings: settings(),
+          parties,
+          observed,
+          clients: CLIENTS,
+          now: NOW,
+        });
+        let seen = 0;
+        for (const set of plan.sets.filter((x) => x.role === 'block-all')) {
+          const v = set.entries.map((e) => value(e.address));
+          for (let i = 1; i < v.length; i++) expect(v[i - 1]! < v[i]!, set.name).toBe(true);
+          seen += v.length;
+        }
+        expect(seen).toBe(new Set(addrs.map((a) => normalizeIp(a).ip)).size);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
