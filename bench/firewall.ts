@@ -7,7 +7,7 @@
  *     plan again (idempotent: read-only), then one more domain (the sets grow);
  *  3. forwarding throughput phone → hub → cloud with iperf3 (bounded duration), without rules and with the
  *     plan applied (the phone's traffic walks its own chain and set lookups against 100k-entry sets), in
- *     BENCH_FW_ROUNDS (default 4) paired rounds of alternating order; the median ratio is the figure.
+ *     BENCH_FW_ROUNDS (default 6) paired rounds of alternating order; the median ratio is the figure.
  *
  * Goals (issue 5): plan + apply ≤ 1 s together, throughput with rules ≥ 95% of without. The first apply also
  * searches the connection tracking table for open connections to cut (`conntrack`, when installed). Namespaces are named
@@ -26,7 +26,7 @@ const PHONE = '64:cc:2e:11:22:33';
 const DOMAINS = Number(process.env.BENCH_FW_DOMAINS ?? 10_000);
 const ADDRESSES = Number(process.env.BENCH_FW_ADDRESSES ?? 100_000);
 const IPERF_SECONDS = Number(process.env.BENCH_FW_IPERF_SECONDS ?? 3);
-const ROUNDS = Math.max(1, Math.min(9, Number(process.env.BENCH_FW_ROUNDS ?? 4)));
+const ROUNDS = Math.max(1, Math.min(9, Number(process.env.BENCH_FW_ROUNDS ?? 6)));
 
 function have(cmd: string): boolean {
   try {
