@@ -71,10 +71,10 @@ export interface PipelineStats {
   lastTsMs: number | null;
 }
 
-/** Ports that mark the server side of a flow whose first packet we did not see. */
 /** Client addresses whose MAC the pipeline remembers (IPv4 and IPv6 of the LAN's devices). */
 export const MAX_KNOWN_ADDRESSES = 65_536;
 
+/** Ports that mark the server side of a flow whose first packet we did not see. */
 const SERVICE_PORTS = new Set([
   20, 21, 22, 23, 25, 53, 67, 80, 110, 123, 143, 443, 465, 547, 587, 853, 993, 995, 1883, 1900, 3478, 5060, 5222, 5223,
   5228, 5353, 5355, 8080, 8443, 8883, 8888,
