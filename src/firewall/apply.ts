@@ -594,14 +594,17 @@ export class FirewallApplier {
       const l = live.sets.get(s.name);
       const prev = previous?.sets[s.name];
       if (l && prev && prev.family === s.family && l.type === 'hash:ip' && isGrow(prev.sources, s.sources)) {
-        carry.set(
-          s.name,
-          (await this.readSet(s.name)).filter(
-            (e) => (e.timeout === 0 || e.timeout > soon) && e.address.includes(':') === (s.family === 6),
-          ),
-        );
         grown.push(s.name);
       } else replaced.push(s.name);
+    }
+    // The grown sets are read side by side (each is its own `ipset save`).
+    const read = await Promise.all(grown.map((name) => this.readSet(name)));
+    for (const [i, name] of grown.entries()) {
+      const six = plan.sets.find((x) => x.name === name)!.family === 6;
+      carry.set(
+        name,
+        read[i]!.filter((e) => (e.timeout === 0 || e.timeout > soon) && e.address.includes(':') === six),
+      );
     }
     const expected = new Map<string, number>();
     for (const s of plan.sets) {
