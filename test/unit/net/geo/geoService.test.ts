@@ -63,6 +63,16 @@ async function service(
   return g;
 }
 
+describe('GeoService construction', () => {
+  it('RDAP needs an owner cache (answers and failures are kept there), and says so', () => {
+    const rdap = new RdapClient({ bootstrap: new RdapBootstrap([], ['http://192.0.2.1/']) });
+    expect(() => new GeoService({ countryDb: null, rdap })).toThrow(/rdap needs an owner cache/);
+    const g = new GeoService({ countryDb: null, rdap, cache: new OwnerCache(openDatabase(':memory:')) });
+    expect(g.online).toBe(true);
+    g.close();
+  });
+});
+
 describe('GeoService.lookup (offline)', () => {
   it('country from the bundled database, owner from a user mmdb, nothing for special addresses', () => {
     const g = new GeoService({ countryDb: country, mmdb: [MmdbFile.open(TINY)] });
