@@ -60,29 +60,36 @@ interface ByteSource {
 }
 
 /**
- * A plain file, read one chunk ahead: as soon as a chunk is handed over, the next one is requested, so the
- * disk (a thread of libuv's pool) works while the caller parses instead of the caller waiting for it.
+ * A plain file, read one chunk ahead into a second buffer: as soon as a chunk arrives, the next one is
+ * requested, so the disk (a thread of libuv's pool) works while the caller parses instead of the caller
+ * waiting for it at every chunk.
  */
 class FileSource implements ByteSource {
   private pos = 0;
-  private readonly scratch: Uint8Array;
-  /** Unread bytes of the last chunk (a view of `scratch`). */
+  private readonly bufs: [Uint8Array, Uint8Array];
+  /** Which buffer the next fetch fills. */
+  private next = 0;
+  /** Unread bytes of the current chunk (a view of one of `bufs`). */
   private spare: Uint8Array = new Uint8Array(0);
-  /** The read of the next chunk into `scratch`, under way. */
-  private ahead: Promise<number> | null = null;
+  /** The read of the next chunk, under way. */
+  private ahead: Promise<Uint8Array> | null = null;
   private eof = false;
 
   constructor(
     private readonly fh: FileHandle,
     chunkSize: number,
   ) {
-    this.scratch = new Uint8Array(Math.max(64, chunkSize));
+    const size = Math.max(64, chunkSize);
+    this.bufs = [new Uint8Array(size), new Uint8Array(size)];
   }
 
-  private fetch(): Promise<number> {
-    const p = this.fh.read(this.scratch, 0, this.scratch.length, this.pos).then(({ bytesRead }) => {
+  /** Reads the next chunk into the buffer not holding `spare`. */
+  private fetch(): Promise<Uint8Array> {
+    const buf = this.bufs[this.next]!;
+    this.next ^= 1;
+    const p = this.fh.read(buf, 0, buf.length, this.pos).then(({ bytesRead }) => {
       this.pos += bytesRead;
-      return bytesRead;
+      return buf.subarray(0, bytesRead);
     });
     p.catch(() => {}); // a read-ahead nobody waits for (the caller stopped) must not become an unhandled rejection
     return p;
@@ -91,24 +98,24 @@ class FileSource implements ByteSource {
   async read(into: Uint8Array, off: number, len: number): Promise<number> {
     if (this.spare.length === 0) {
       if (this.eof) return 0;
-      const n = await (this.ahead ?? this.fetch());
+      const chunk = await (this.ahead ?? this.fetch());
       this.ahead = null;
-      if (n === 0) {
+      if (chunk.length === 0) {
         this.eof = true;
         return 0;
       }
-      this.spare = this.scratch.subarray(0, n);
+      this.spare = chunk;
+      // The other buffer is free (its bytes were all handed over): fill it while this chunk is parsed.
+      this.ahead = this.fetch();
     }
     const n = Math.min(len, this.spare.length);
     into.set(this.spare.subarray(0, n), off);
     this.spare = this.spare.subarray(n);
-    // `scratch` is free again once its bytes are copied out: fetch the next chunk while the caller parses.
-    if (this.spare.length === 0 && !this.eof) this.ahead = this.fetch();
     return n;
   }
 
   async close(): Promise<void> {
-    await this.ahead?.catch(() => 0);
+    await this.ahead?.catch(() => undefined);
     this.ahead = null;
     await this.fh.close();
   }
