@@ -95,4 +95,41 @@ describe('readCaptureFile on hostile files', () => {
       { numRuns: 300 },
     );
   });
+
+  it('the same packets and statistics whatever the chunk size (whole blocks take the fast path)', async () => {
+    const readAllOf = async (bytes: Uint8Array, chunkSize: number) => {
+      const path = join(dir, `same-${chunkSize}.bin`);
+      writeFileSync(path, bytes);
+      const got: string[] = [];
+      try {
+        const st = await readCaptureFile(
+          path,
+          (p) =>
+            got.push(`${p.tsMs}|${p.linkType}|${p.interfaceId}|${p.origLen}|${Buffer.from(p.data).toString('hex')}`),
+          { chunkSize },
+        );
+        const { path: _p, ...stats } = st;
+        return { got, stats: JSON.stringify(stats, (_k, v) => (v instanceof Set ? [...v] : v)) };
+      } catch (e) {
+        return { got, stats: `error: ${(e as Error).message.replace(path, 'FILE')}` };
+      }
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.option(fc.nat()),
+        async (pick, edits, cut) => {
+          const data = seeds[pick % seeds.length]!.slice();
+          for (const [at, v] of edits) data[at % data.length] = v;
+          const bytes = cut === null ? data : data.subarray(0, cut % (data.length + 1));
+          const big = await readAllOf(bytes, 1 << 20);
+          const small = await readAllOf(bytes, 7);
+          expect(small.stats).toBe(big.stats);
+          expect(small.got).toEqual(big.got);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });
