@@ -186,6 +186,8 @@ export class Pipeline {
   private readonly quic = new QuicSniExtractor();
   /** IP address → MAC address of the device that sent from it (LAN side), so IPv4 and IPv6 are one client. */
   private readonly macOfIp = new Map<string, string>();
+  /** The flow of the previous packet (still in the table), if any. */
+  private last: Flow | null = null;
   private readonly opts: PipelineOptions;
   private nextSweepTsMs = 0;
 
@@ -263,7 +265,10 @@ export class Pipeline {
     const ia = aFirst ? d.src : d.dst;
     const ib = aFirst ? d.dst : d.src;
     const pk = proto * 4294967296 + (aFirst ? sp * 65536 + dp : dp * 65536 + sp);
-    let flow = this.index.get(ia)?.get(ib)?.get(pk);
+    // Packets come in bursts of one flow: the previous packet's flow is checked before the index.
+    const last = this.last;
+    let flow =
+      last !== null && last.pk === pk && last.ia === ia && last.ib === ib ? last : this.index.get(ia)?.get(ib)?.get(pk);
     if (flow && this.isIdle(flow, ts)) {
       this.finish(flow);
       flow = undefined;
@@ -324,6 +329,7 @@ export class Pipeline {
     } else {
       fromClient = d.src === flow.clientIp && sp === flow.clientPort;
     }
+    this.last = flow;
     flow.lastTsMs = ts;
     if (flow.deltaFirstTsMs < 0) flow.deltaFirstTsMs = ts;
     if (fromClient) {
@@ -389,6 +395,7 @@ export class Pipeline {
   }
 
   private finish(flow: Flow): void {
+    if (this.last === flow) this.last = null;
     this.flows.delete(flow.key);
     const byA = this.index.get(flow.ia);
     const byB = byA?.get(flow.ib);
