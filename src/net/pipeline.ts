@@ -188,6 +188,7 @@ export class Pipeline {
   private readonly macOfIp = new Map<string, string>();
   /** The flow of the previous packet (still in the table), if any. */
   private last: Flow | null = null;
+  private lastLinkType = -1;
   private readonly opts: PipelineOptions;
   private nextSweepTsMs = 0;
 
@@ -204,7 +205,10 @@ export class Pipeline {
     const st = this.stats;
     st.packets++;
     st.bytes += pkt.data.length;
-    st.linkTypes.add(pkt.linkType);
+    if (pkt.linkType !== this.lastLinkType) {
+      st.linkTypes.add(pkt.linkType);
+      this.lastLinkType = pkt.linkType;
+    }
     const ts = pkt.tsMs;
     if (st.firstTsMs === null || ts < st.firstTsMs) st.firstTsMs = ts;
     if (st.lastTsMs === null || ts > st.lastTsMs) st.lastTsMs = ts;

@@ -3,8 +3,8 @@
  * Never throws; a frame that cannot be decoded comes back as a DropReason to be counted.
  */
 import { decodeIpv4, decodeIpv6, decodeTransport } from './ip.js';
-import { decodeLink, ETHERTYPE_BY_VERSION } from './link.js';
-import { ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from './linkTypes.js';
+import { decodeLink, ETHERTYPE_BY_VERSION, macAt, NO_VLANS } from './link.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINKTYPE_ETHERNET } from './linkTypes.js';
 import type { DecodedPacket, DropReason } from './types.js';
 
 export { decodeTransport };
@@ -15,6 +15,12 @@ export function isDropReason(r: DecodedPacket | DropReason): r is DropReason {
 
 /** Decode one frame of the given LINKTYPE_*. `data` is only read, and the result's payload is a view into it. */
 export function decodePacket(linkType: number, data: Uint8Array): DecodedPacket | DropReason {
+  // Most frames: untagged Ethernet with IPv4/IPv6 — what decodeLink would say, without its LinkInfo object.
+  if (linkType === LINKTYPE_ETHERNET && data.length >= 14) {
+    const t = (data[12]! << 8) | data[13]!;
+    if (t === ETHERTYPE_IPV4) return decodeIpv4(data, 14, data.length, macAt(data, 6), macAt(data, 0), NO_VLANS);
+    if (t === ETHERTYPE_IPV6) return decodeIpv6(data, 14, data.length, macAt(data, 6), macAt(data, 0), NO_VLANS);
+  }
   const link = decodeLink(linkType, data);
   if (typeof link === 'string') return link;
   let type = link.etherType;

@@ -6,7 +6,14 @@ import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readCaptureFile } from '../../../../src/net/capture/pcapFile.js';
-import { SUPPORTED_LINK_TYPES } from '../../../../src/net/decode/linkTypes.js';
+import { decodeIpv4, decodeIpv6 } from '../../../../src/net/decode/ip.js';
+import { decodeLink } from '../../../../src/net/decode/link.js';
+import {
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  LINKTYPE_ETHERNET,
+  SUPPORTED_LINK_TYPES,
+} from '../../../../src/net/decode/linkTypes.js';
 import { decodePacket } from '../../../../src/net/decode/packet.js';
 import type { DecodedPacket, DropReason } from '../../../../src/net/decode/types.js';
 import { IpReassembler } from '../../../../src/net/flows/ipReassembly.js';
@@ -134,5 +141,35 @@ describe('decodePacket on hostile input', () => {
       { numRuns: 5000 },
     );
     expect(reasm.size).toBeLessThanOrEqual(16);
+  });
+
+  it('the untagged-Ethernet shortcut answers as the general link-layer path does (mutated real frames)', () => {
+    const general = (data: Uint8Array): DecodedPacket | DropReason => {
+      const link = decodeLink(LINKTYPE_ETHERNET, data);
+      if (typeof link === 'string') return link;
+      if (link.etherType === ETHERTYPE_IPV4)
+        return decodeIpv4(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans);
+      if (link.etherType === ETHERTYPE_IPV6)
+        return decodeIpv6(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans);
+      return 'not-ip';
+    };
+    const ethernet = frames.filter((f) => f.linkType === LINKTYPE_ETHERNET);
+    expect(ethernet.length).toBeGreaterThan(8);
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+        fc.option(fc.nat()),
+        (pick, edits, cut) => {
+          const data = ethernet[pick % ethernet.length]!.data.slice();
+          // Half the edits aim at the Ethernet header (MACs, EtherType, a VLAN tag's place).
+          for (const [at, v] of edits)
+            if (data.length > 0) data[at % 2 === 0 ? ((at >> 1) % 18) % data.length : at % data.length] = v;
+          const view = cut === null ? data : data.subarray(0, cut % (data.length + 1));
+          expect(decodePacket(LINKTYPE_ETHERNET, view)).toEqual(general(view));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
