@@ -56,12 +56,18 @@ for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
  */
 const macText = new Map<number, string>();
 const MAC_CACHE_MAX = 4096;
+/** The two addresses asked last (keys and texts), checked before the map. */
+const recentKey = [-1, -1];
+const recentText = ['', ''];
 
 /** Lowercase 'aa:bb:cc:dd:ee:ff' text of the 6 bytes at off. */
 export function macAt(data: Uint8Array, off: number): string {
   const key =
     ((data[off]! << 8) | data[off + 1]!) * 4294967296 +
     (((data[off + 2]! << 24) | (data[off + 3]! << 16) | (data[off + 4]! << 8) | data[off + 5]!) >>> 0);
+  // A frame's two addresses are usually those of the frame before (a burst between a phone and the gateway).
+  if (key === recentKey[0]) return recentText[0]!;
+  if (key === recentKey[1]) return recentText[1]!;
   let s = macText.get(key);
   if (s === undefined) {
     s =
@@ -79,6 +85,10 @@ export function macAt(data: Uint8Array, off: number): string {
     if (macText.size >= MAC_CACHE_MAX) macText.clear();
     macText.set(key, s);
   }
+  recentKey[1] = recentKey[0]!;
+  recentText[1] = recentText[0]!;
+  recentKey[0] = key;
+  recentText[0] = s;
   return s;
 }
 
