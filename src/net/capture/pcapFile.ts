@@ -385,6 +385,25 @@ async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: num
 // ---------------------------------------------------------------------------------------------------------
 // pcapng
 
+/** The packet of an enhanced (or obsolete) packet block at `p` whose interface and lengths were checked. */
+function fillFromPacketBlock(
+  pkt: CapturedPacket,
+  b: Uint8Array,
+  p: number,
+  le: boolean,
+  iface: Iface,
+  ifId: number,
+  caplen: number,
+): void {
+  const hi = u32(b, p + 12, le);
+  const lo = u32(b, p + 16, le);
+  pkt.tsMs = ((hi * 4294967296 + lo) * iface.tsMul) / iface.tsDiv + iface.tsOffsetMs;
+  pkt.linkType = iface.linkType;
+  pkt.interfaceId = ifId;
+  pkt.data = b.subarray(p + 28, p + 28 + caplen);
+  pkt.origLen = Math.max(u32(b, p + 24, le), caplen);
+}
+
 /**
  * Delivers the enhanced packet blocks that lie whole in the window, as long as every check of the general
  * loop in readPcapng passes (it is the same checks, in the same order); stops at the first block that needs
@@ -411,14 +430,7 @@ function enhancedPacketRun(
     const caplen = u32(b, p + 20, le);
     const iface = ifaces[ifId];
     if (iface === undefined || iface.linkType < 0 || caplen > MAX_CAPLEN || 28 + caplen > blockLen - 4) return n;
-    const hi = u32(b, p + 12, le);
-    const lo = u32(b, p + 16, le);
-    const orig = u32(b, p + 24, le);
-    pkt.tsMs = ((hi * 4294967296 + lo) * iface.tsMul) / iface.tsDiv + iface.tsOffsetMs;
-    pkt.linkType = iface.linkType;
-    pkt.interfaceId = ifId;
-    pkt.data = b.subarray(p + 28, p + 28 + caplen);
-    pkt.origLen = Math.max(orig, caplen);
+    fillFromPacketBlock(pkt, b, p, le, iface, ifId, caplen);
     w.start = p + blockLen;
     deliver(st, pkt, true);
     n++;
@@ -562,20 +574,13 @@ async function readPcapng(st: ReaderState, w: Window): Promise<void> {
           break;
         }
         const ifId = type === PCAPNG_EPB ? u32(b, p + 8, le) : u16(b, p + 8, le);
-        const hi = u32(b, p + 12, le);
-        const lo = u32(b, p + 16, le);
         const caplen = u32(b, p + 20, le);
-        const orig = u32(b, p + 24, le);
         const iface = ifaces[ifId];
         if (iface === undefined || iface.linkType < 0 || caplen > MAX_CAPLEN || p + 28 + caplen > bodyEnd) {
           st.stats.skippedBlocks++;
           break;
         }
-        pkt.tsMs = ((hi * 4294967296 + lo) * iface.tsMul) / iface.tsDiv + iface.tsOffsetMs;
-        pkt.linkType = iface.linkType;
-        pkt.interfaceId = ifId;
-        pkt.data = b.subarray(p + 28, p + 28 + caplen);
-        pkt.origLen = Math.max(orig, caplen);
+        fillFromPacketBlock(pkt, b, p, le, iface, ifId, caplen);
         w.start = p + blockLen;
         deliver(st, pkt, true);
         if ((++n & 1023) === 0) st.signal?.throwIfAborted();
