@@ -598,14 +598,18 @@ export class FirewallApplier {
       } else replaced.push(s.name);
     }
     // The grown sets are read side by side (each is its own `ipset save`).
-    const read = await Promise.all(grown.map((name) => this.readSet(name)));
-    for (const [i, name] of grown.entries()) {
-      const six = plan.sets.find((x) => x.name === name)!.family === 6;
-      carry.set(
-        name,
-        read[i]!.filter((e) => (e.timeout === 0 || e.timeout > soon) && e.address.includes(':') === six),
-      );
-    }
+    await Promise.all(
+      plan.sets
+        .filter((s) => grown.includes(s.name))
+        .map(async (s) => {
+          const entries = await this.readSet(s.name);
+          const six = s.family === 6;
+          carry.set(
+            s.name,
+            entries.filter((e) => (e.timeout === 0 || e.timeout > soon) && e.address.includes(':') === six),
+          );
+        }),
+    );
     const expected = new Map<string, number>();
     for (const s of plan.sets) {
       const m = new Set(s.entries.map((e) => e.address));
