@@ -51,67 +51,73 @@ export interface CaptureFileStatsExt extends CaptureFileStats {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Byte sources: a plain file read with FileHandle.read at explicit positions, or a gunzip stream.
+// Byte sources: a plain file read with FileHandle.read at explicit positions, or a gunzip stream. A source
+// hands out its data chunk by chunk, each time after the unread bytes of the previous one (`tail`: the end of
+// a record cut by the chunk's end), so the window needs no buffer of its own.
 
 interface ByteSource {
-  /** Read up to len bytes into into[off..]; 0 at end of data. */
-  read(into: Uint8Array, off: number, len: number): Promise<number>;
+  /**
+   * `tail` followed by the next bytes of the data, as one view that stays valid until the next call; null
+   * when the data has ended. `tail` may be (a view of) the previous result.
+   */
+  next(tail: Uint8Array): Promise<Uint8Array | null>;
   close(): Promise<void>;
 }
 
+/** Room kept before each file chunk for the previous chunk's unread end (the largest packet record fits). */
+const HEADROOM = MAX_CAPLEN + 64;
+
 /**
- * A plain file, read one chunk ahead into a second buffer: as soon as a chunk arrives, the next one is
- * requested, so the disk (a thread of libuv's pool) works while the caller parses instead of the caller
- * waiting for it at every chunk.
+ * A plain file, read one chunk ahead: as soon as a chunk is handed out, the next one is requested into the
+ * other buffer, so the disk (a thread of libuv's pool) works while the caller parses instead of the caller
+ * waiting for it at every chunk. Chunks are read behind HEADROOM free bytes, where the previous chunk's
+ * unread end is copied: the bytes of the file are never copied as a whole, only those tails.
  */
 class FileSource implements ByteSource {
   private pos = 0;
   private readonly bufs: [Uint8Array, Uint8Array];
   /** Which buffer the next fetch fills. */
-  private next = 0;
-  /** Unread bytes of the current chunk (a view of one of `bufs`). */
-  private spare: Uint8Array = new Uint8Array(0);
+  private nextBuf = 0;
   /** The read of the next chunk, under way. */
-  private ahead: Promise<Uint8Array> | null = null;
+  private ahead: Promise<{ buf: Uint8Array; n: number }> | null = null;
   private eof = false;
 
   constructor(
     private readonly fh: FileHandle,
-    chunkSize: number,
+    private readonly chunkSize: number,
   ) {
-    const size = Math.max(64, chunkSize);
-    this.bufs = [new Uint8Array(size), new Uint8Array(size)];
+    this.bufs = [new Uint8Array(HEADROOM + chunkSize), new Uint8Array(HEADROOM + chunkSize)];
   }
 
-  /** Reads the next chunk into the buffer not holding `spare`. */
-  private fetch(): Promise<Uint8Array> {
-    const buf = this.bufs[this.next]!;
-    this.next ^= 1;
-    const p = this.fh.read(buf, 0, buf.length, this.pos).then(({ bytesRead }) => {
+  private fetch(): Promise<{ buf: Uint8Array; n: number }> {
+    const buf = this.bufs[this.nextBuf]!;
+    this.nextBuf ^= 1;
+    const p = this.fh.read(buf, HEADROOM, this.chunkSize, this.pos).then(({ bytesRead }) => {
       this.pos += bytesRead;
-      return buf.subarray(0, bytesRead);
+      return { buf, n: bytesRead };
     });
     p.catch(() => {}); // a read-ahead nobody waits for (the caller stopped) must not become an unhandled rejection
     return p;
   }
 
-  async read(into: Uint8Array, off: number, len: number): Promise<number> {
-    if (this.spare.length === 0) {
-      if (this.eof) return 0;
-      const chunk = await (this.ahead ?? this.fetch());
-      this.ahead = null;
-      if (chunk.length === 0) {
-        this.eof = true;
-        return 0;
-      }
-      this.spare = chunk;
-      // The other buffer is free (its bytes were all handed over): fill it while this chunk is parsed.
-      this.ahead = this.fetch();
+  async next(tail: Uint8Array): Promise<Uint8Array | null> {
+    if (this.eof) return null;
+    const { buf, n } = await (this.ahead ?? this.fetch());
+    this.ahead = null;
+    if (n === 0) {
+      this.eof = true;
+      return null;
     }
-    const n = Math.min(len, this.spare.length);
-    into.set(this.spare.subarray(0, n), off);
-    this.spare = this.spare.subarray(n);
-    return n;
+    // `tail` is in the other buffer (or a joined copy): take it over before that buffer is read into again.
+    let out: Uint8Array;
+    if (tail.length <= HEADROOM) {
+      buf.set(tail, HEADROOM - tail.length);
+      out = buf.subarray(HEADROOM - tail.length, HEADROOM + n);
+    } else {
+      out = joined(tail, buf.subarray(HEADROOM, HEADROOM + n));
+    }
+    this.ahead = this.fetch();
+    return out;
   }
 
   async close(): Promise<void> {
@@ -121,13 +127,19 @@ class FileSource implements ByteSource {
   }
 }
 
+/** A fresh array holding a then b (a block or record larger than a chunk's headroom: rare). */
+function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** gunzip output pulled chunk by chunk (the stream pauses while the reader is busy: constant memory). */
 class GzipSource implements ByteSource {
   private readonly file: ReturnType<typeof createReadStream>;
   private readonly stream: ReturnType<typeof createGunzip>;
   private readonly iter: AsyncIterator<Buffer>;
-  private pending: Buffer | null = null;
-  private pendingOff = 0;
   private ended = false;
   /** Set when zlib reported damaged or cut-short compressed data. */
   error: Error | null = null;
@@ -141,27 +153,22 @@ class GzipSource implements ByteSource {
     this.iter = this.stream[Symbol.asyncIterator]();
   }
 
-  async read(into: Uint8Array, off: number, len: number): Promise<number> {
-    while (this.pending === null || this.pendingOff >= this.pending.length) {
-      if (this.ended) return 0;
+  async next(tail: Uint8Array): Promise<Uint8Array | null> {
+    while (!this.ended) {
       try {
         const r = await this.iter.next();
-        if (r.done) {
-          this.ended = true;
-          return 0;
-        }
-        this.pending = r.value;
-        this.pendingOff = 0;
+        if (r.done) break;
+        const chunk: Uint8Array = r.value;
+        if (chunk.length === 0) continue;
+        // zlib hands out a new buffer per chunk: only a cut record's bytes need joining to it.
+        return tail.length === 0 ? chunk : joined(tail, chunk);
       } catch (e) {
         this.error = e instanceof Error ? e : new Error(String(e));
-        this.ended = true;
-        return 0;
+        break;
       }
     }
-    const n = Math.min(len, this.pending.length - this.pendingOff);
-    into.set(this.pending.subarray(this.pendingOff, this.pendingOff + n), off);
-    this.pendingOff += n;
-    return n;
+    this.ended = true;
+    return null;
   }
 
   async close(): Promise<void> {
@@ -172,10 +179,11 @@ class GzipSource implements ByteSource {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The window: buf[start..end) holds unread bytes; `base` is the stream offset of buf[0].
+// The window: buf[start..end) holds unread bytes (a view handed out by the source); `base` is the stream
+// offset of buf[0].
 
 class Window {
-  buf: Uint8Array;
+  buf: Uint8Array = new Uint8Array(0);
   start = 0;
   end = 0;
   base = 0;
@@ -183,11 +191,8 @@ class Window {
 
   constructor(
     private readonly src: ByteSource,
-    private readonly chunkSize: number,
     private readonly beforeRead?: () => Promise<void> | void,
-  ) {
-    this.buf = new Uint8Array(chunkSize);
-  }
+  ) {}
 
   get available(): number {
     return this.end - this.start;
@@ -201,24 +206,17 @@ class Window {
     while (this.end - this.start < need) {
       if (this.eof) return false;
       signal?.throwIfAborted();
-      if (this.start + need > this.buf.length) {
-        const live = this.end - this.start;
-        if (need > this.buf.length) {
-          const bigger = new Uint8Array(Math.max(need, Math.min(this.buf.length * 2, need + this.chunkSize)));
-          bigger.set(this.buf.subarray(this.start, this.end));
-          this.buf = bigger;
-        } else {
-          this.buf.copyWithin(0, this.start, this.end);
-        }
-        this.base += this.start;
-        this.start = 0;
-        this.end = live;
-      }
-      const room = this.buf.length - this.end;
       if (this.beforeRead) await this.beforeRead();
-      const n = await this.src.read(this.buf, this.end, Math.min(room, this.chunkSize));
-      if (n === 0) this.eof = true;
-      this.end += n;
+      const offset = this.base + this.start;
+      const v = await this.src.next(this.buf.subarray(this.start, this.end));
+      if (v === null) {
+        this.eof = true;
+        continue;
+      }
+      this.buf = v;
+      this.start = 0;
+      this.end = v.length;
+      this.base = offset;
     }
     return true;
   }
@@ -710,7 +708,7 @@ export async function readCaptureFile(
       src = gz;
       st.stats.compressed = true;
     }
-    const w = new Window(src, chunkSize, opts.beforeRead);
+    const w = new Window(src, opts.beforeRead);
     await readStream(st, w, gz);
     return st.stats;
   } finally {

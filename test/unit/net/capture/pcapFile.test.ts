@@ -423,6 +423,49 @@ describe('chunking and compression', () => {
     expect(objs.size).toBe(1);
   });
 
+  it('reads a file of many chunks through two buffers, whatever the chunk size', async () => {
+    // 400 records of 1,000 bytes: ~400 kB, so chunk sizes from 4 kB to 64 kB take 7 to 100 reads.
+    const records = Array.from({ length: 400 }, (_, i) => ({ sec: i, frac: 0, data: sampleFrame(i, 1000 - 14 - 20 - 8) }));
+    const bytes = pcapFile({ le: true, linkType: 1, records });
+    const ref = await readAll(bytes);
+    expect(ref.packets.length).toBe(400);
+    for (const chunkSize of [4096, 10_007, 65_536]) {
+      const buffers = new Set<ArrayBufferLike>();
+      const datas: number[][] = [];
+      await readCaptureFile(
+        tmpFile(bytes),
+        (p) => {
+          buffers.add(p.data.buffer);
+          datas.push(Array.from(p.data));
+        },
+        { chunkSize },
+      );
+      expect(datas).toEqual(ref.packets.map((p) => p.data));
+      expect(buffers.size).toBe(2);
+    }
+  });
+
+  it('joins blocks larger than the room kept before a chunk (up to 1 MiB pcapng blocks)', async () => {
+    // An enhanced packet block of ~700 kB: a maximum-size packet and many comment options. Its start is
+    // carried from chunk to chunk until the block is whole, beyond what fits before one chunk.
+    const big = new Uint8Array(MAX_CAPLEN).map((_, i) => i & 0xff);
+    const comments = Array.from({ length: 7 }, (_, i) => ({ code: 1, value: new Uint8Array(60_000).fill(65 + i) }));
+    const bytes = concat(
+      shb(true),
+      idb(true, 1, 0),
+      epb(true, 0, 1n, f1),
+      epb(true, 0, 2n, big, big.length, comments),
+      epb(true, 0, 3n, f2),
+    );
+    expect(bytes.length).toBeGreaterThan(650_000);
+    const ref = await readAll(bytes);
+    expect(ref.packets.map((p) => p.data.length)).toEqual([f1.length, MAX_CAPLEN, f2.length]);
+    expect(ref.packets[1]!.data).toEqual(Array.from(big));
+    expect(ref.stats.skippedBlocks).toBe(0);
+    for (const chunk of [4096, 100_000, 300_000]) expect(await readAll(bytes, chunk)).toEqual(ref);
+    expect(await readAll(gzipSync(bytes), 100_000)).toEqual({ ...ref, stats: { ...ref.stats, compressed: true } });
+  });
+
   it('passes a sink exception through and leaves no file descriptor open (plain and gzip)', async () => {
     const plain = tmpFile(pcapBytes);
     const gz = tmpFile(gzipSync(pcapBytes));
