@@ -425,7 +425,11 @@ describe('chunking and compression', () => {
 
   it('reads a file of many chunks through two buffers, whatever the chunk size', async () => {
     // 400 records of 1,000 bytes: ~400 kB, so chunk sizes from 4 kB to 64 kB take 7 to 100 reads.
-    const records = Array.from({ length: 400 }, (_, i) => ({ sec: i, frac: 0, data: sampleFrame(i, 1000 - 14 - 20 - 8) }));
+    const records = Array.from({ length: 400 }, (_, i) => ({
+      sec: i,
+      frac: 0,
+      data: sampleFrame(i, 1000 - 14 - 20 - 8),
+    }));
     const bytes = pcapFile({ le: true, linkType: 1, records });
     const ref = await readAll(bytes);
     expect(ref.packets.length).toBe(400);
