@@ -37,13 +37,21 @@ const EMPTY = new Uint8Array(0);
 
 /** Dotted quad of the 4 bytes at off (caller checks bounds). */
 export function ipv4At(data: Uint8Array, off: number): string {
-  const key = ((data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!) >>> 0;
+  // A signed 32-bit key stays a small integer (a Map key without a heap number).
+  const key = (data[off]! << 24) | (data[off + 1]! << 16) | (data[off + 2]! << 8) | data[off + 3]!;
+  // A packet's two addresses are mostly those of the packet before, in one order or the other.
+  if (key === v4Key0) return v4Text0;
+  if (key === v4Key1) return v4Text1;
   let s = ipv4Text.get(key);
   if (s === undefined) {
     s = DEC[data[off]!]! + '.' + DEC[data[off + 1]!]! + '.' + DEC[data[off + 2]!]! + '.' + DEC[data[off + 3]!]!;
     if (ipv4Text.size >= IPV4_CACHE_MAX) ipv4Text.clear();
     ipv4Text.set(key, s);
   }
+  v4Key1 = v4Key0;
+  v4Text1 = v4Text0;
+  v4Key0 = key;
+  v4Text0 = s;
   return s;
 }
 
@@ -53,6 +61,11 @@ export function ipv4At(data: Uint8Array, off: number): string {
  */
 const ipv4Text = new Map<number, string>();
 const IPV4_CACHE_MAX = 65536;
+/** The two addresses asked last; both start as 0.0.0.0, whose key is 0. */
+let v4Key0 = 0;
+let v4Text0 = '0.0.0.0';
+let v4Key1 = 0;
+let v4Text1 = '0.0.0.0';
 
 function group(data: Uint8Array, p: number): string {
   const hi = data[p]!;

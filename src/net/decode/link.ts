@@ -56,18 +56,23 @@ for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
  */
 const macText = new Map<number, string>();
 const MAC_CACHE_MAX = 4096;
-/** The two addresses asked last (keys and texts), checked before the map. */
-const recentKey = [-1, -1];
-const recentText = ['', ''];
+/** The two addresses asked last (their high 16 and low 32 bits, and texts), checked before the map. */
+let recentHi0 = -1;
+let recentLo0 = 0;
+let recentText0 = '';
+let recentHi1 = -1;
+let recentLo1 = 0;
+let recentText1 = '';
 
 /** Lowercase 'aa:bb:cc:dd:ee:ff' text of the 6 bytes at off. */
 export function macAt(data: Uint8Array, off: number): string {
-  const key =
-    ((data[off]! << 8) | data[off + 1]!) * 4294967296 +
-    (((data[off + 2]! << 24) | (data[off + 3]! << 16) | (data[off + 4]! << 8) | data[off + 5]!) >>> 0);
+  // Small integers only on the hot path: the 48-bit key (a heap number) is built on a miss of the last two.
+  const hi = (data[off]! << 8) | data[off + 1]!;
+  const lo = (data[off + 2]! << 24) | (data[off + 3]! << 16) | (data[off + 4]! << 8) | data[off + 5]!;
   // A frame's two addresses are usually those of the frame before (a burst between a phone and the gateway).
-  if (key === recentKey[0]) return recentText[0]!;
-  if (key === recentKey[1]) return recentText[1]!;
+  if (lo === recentLo0 && hi === recentHi0) return recentText0;
+  if (lo === recentLo1 && hi === recentHi1) return recentText1;
+  const key = hi * 4294967296 + (lo >>> 0);
   let s = macText.get(key);
   if (s === undefined) {
     s =
@@ -85,10 +90,12 @@ export function macAt(data: Uint8Array, off: number): string {
     if (macText.size >= MAC_CACHE_MAX) macText.clear();
     macText.set(key, s);
   }
-  recentKey[1] = recentKey[0]!;
-  recentText[1] = recentText[0]!;
-  recentKey[0] = key;
-  recentText[0] = s;
+  recentHi1 = recentHi0;
+  recentLo1 = recentLo0;
+  recentText1 = recentText0;
+  recentHi0 = hi;
+  recentLo0 = lo;
+  recentText0 = s;
   return s;
 }
 

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeIpv4, decodeIpv6, ipToString, ipv6At } from '../../../../src/net/decode/ip.js';
+import { decodeIpv4, decodeIpv6, ipToString, ipv4At, ipv6At } from '../../../../src/net/decode/ip.js';
 import { decodePacket, decodeTransport } from '../../../../src/net/decode/packet.js';
 import { type DecodedPacket, TCP_ACK, TCP_SYN } from '../../../../src/net/decode/types.js';
 import { MalformedError } from '../../../../src/sdk/byteReader.js';
@@ -30,6 +31,29 @@ describe('RFC 5952 IPv6 text', () => {
       expect(ipToString(hex(h))).toBe(text);
     });
   }
+  it('dotted quads are right in any order of addresses (memo and last-two shortcut included)', () => {
+    // Addresses from a small pool, so that repeats, swaps and evictions of the last-two entries all happen.
+    const pool = fc.array(fc.uint8Array({ minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 5 });
+    fc.assert(
+      fc.property(
+        pool,
+        fc.array(fc.nat(), { minLength: 1, maxLength: 60 }),
+        fc.nat(3),
+        (addrs, picks, at) => {
+          for (const i of picks) {
+            const a = addrs[i % addrs.length]!;
+            const frame = new Uint8Array(at + 4);
+            frame.set(a, at);
+            expect(ipv4At(frame, at)).toBe(Array.from(a).join('.'));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(ipv4At(new Uint8Array(4), 0)).toBe('0.0.0.0');
+    expect(ipv4At(Uint8Array.from([255, 255, 255, 255]), 0)).toBe('255.255.255.255');
+  });
+
   it('formats IPv4 and refuses other lengths', () => {
     expect(ipToString(hex('c0a80001'))).toBe('192.168.0.1');
     expect(() => ipToString(hex('0102'))).toThrow(MalformedError);

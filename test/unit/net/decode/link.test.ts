@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeLink, ETHERTYPE_BY_VERSION, type LinkInfo } from '../../../../src/net/decode/link.js';
+import { decodeLink, ETHERTYPE_BY_VERSION, type LinkInfo, macAt } from '../../../../src/net/decode/link.js';
 import { linkTypeName, SUPPORTED_LINK_TYPES } from '../../../../src/net/decode/linkTypes.js';
 import { decodePacket } from '../../../../src/net/decode/packet.js';
 import type { DecodedPacket } from '../../../../src/net/decode/types.js';
@@ -21,6 +22,26 @@ function pkt(linkType: number, frame: Uint8Array): DecodedPacket {
   if (typeof r === 'string') throw new Error(`expected a packet, got ${r}`);
   return r;
 }
+
+describe('MAC text', () => {
+  it('is right in any order of addresses (memo and last-two shortcut included)', () => {
+    const pool = fc.array(fc.uint8Array({ minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 5 });
+    fc.assert(
+      fc.property(pool, fc.array(fc.nat(), { minLength: 1, maxLength: 60 }), (macs, picks) => {
+        for (const i of picks) {
+          const m = macs[i % macs.length]!;
+          expect(macAt(m, 0)).toBe(Array.from(m, (b) => b.toString(16).padStart(2, '0')).join(':'));
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Same low 32 bits, different high 16 (and the reverse): never mistaken for one another.
+    expect(macAt(hex('0001c0a80001'), 0)).toBe('00:01:c0:a8:00:01');
+    expect(macAt(hex('0002c0a80001'), 0)).toBe('00:02:c0:a8:00:01');
+    expect(macAt(hex('0001c0a80002'), 0)).toBe('00:01:c0:a8:00:02');
+    expect(macAt(hex('ffffffffffff'), 0)).toBe('ff:ff:ff:ff:ff:ff');
+  });
+});
 
 describe('Ethernet (1)', () => {
   it('reads MACs in lowercase colon form and finds IPv4 and IPv6', () => {
