@@ -15,7 +15,7 @@ import { extractHttpBody, parseHttpRequestHead } from './decode/http.js';
 import { decodePacket } from './decode/packet.js';
 import { QuicSniExtractor } from './decode/quic.js';
 import { extractClientHelloFromStream, parseClientHello } from './decode/tls.js';
-import { type DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/types.js';
+import { type DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpHeader } from './decode/types.js';
 import { DnsCache } from './flows/dnsCache.js';
 import type { AppProtocol, PipelineObserver, Transport } from './flows/flowTypes.js';
 import { IpReassembler } from './flows/ipReassembly.js';
@@ -186,6 +186,24 @@ export class Pipeline {
   private readonly quic = new QuicSniExtractor();
   /** IP address → MAC address of the device that sent from it (LAN side), so IPv4 and IPv6 are one client. */
   private readonly macOfIp = new Map<string, string>();
+  /** The packet each frame is decoded into, and its TCP header object (see decodePacket's `into`). */
+  private readonly scratchTcp: TcpHeader = { seq: 0, ack: 0, flags: 0, window: 0 };
+  private readonly scratch: DecodedPacket = {
+    srcMac: null,
+    dstMac: null,
+    vlans: [],
+    ipVersion: 4,
+    src: '',
+    dst: '',
+    ttl: 0,
+    protocol: 0,
+    srcPort: 0,
+    dstPort: 0,
+    tcp: null,
+    payload: new Uint8Array(0),
+    truncated: false,
+    fragment: null,
+  };
   /** The flow of the previous packet (still in the table), if any. */
   private last: Flow | null = null;
   private lastLinkType = -1;
@@ -219,7 +237,10 @@ export class Pipeline {
 
     let d: DecodedPacket | string;
     try {
-      d = decodePacket(pkt.linkType, pkt.data);
+      // One packet object (and TCP header object) for every frame: nothing below keeps it past this call.
+      const into = this.scratch;
+      into.tcp = this.scratchTcp;
+      d = decodePacket(pkt.linkType, pkt.data, into);
     } catch {
       d = 'bad-transport-header';
     }

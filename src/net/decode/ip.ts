@@ -205,17 +205,26 @@ function decodeTransportAt(
     if (doff < 20 || start + doff > declEnd) return 'bad-transport-header';
     pkt.srcPort = (data[start]! << 8) | data[start + 1]!;
     pkt.dstPort = (data[start + 2]! << 8) | data[start + 3]!;
-    pkt.tcp = {
-      seq: ((data[start + 4]! << 24) | (data[start + 5]! << 16) | (data[start + 6]! << 8) | data[start + 7]!) >>> 0,
-      ack: ((data[start + 8]! << 24) | (data[start + 9]! << 16) | (data[start + 10]! << 8) | data[start + 11]!) >>> 0,
-      flags: data[start + 13]! | ((data[start + 12]! & 1) << 8),
-      window: (data[start + 14]! << 8) | data[start + 15]!,
-    };
+    const seq = ((data[start + 4]! << 24) | (data[start + 5]! << 16) | (data[start + 6]! << 8) | data[start + 7]!) >>> 0;
+    const ack = ((data[start + 8]! << 24) | (data[start + 9]! << 16) | (data[start + 10]! << 8) | data[start + 11]!) >>> 0;
+    const flags = data[start + 13]! | ((data[start + 12]! & 1) << 8);
+    const window = (data[start + 14]! << 8) | data[start + 15]!;
+    const t = pkt.tcp;
+    if (t !== null) {
+      // Decoding into a caller's packet (decodePacket's `into`): its TCP object is filled in again.
+      t.seq = seq;
+      t.ack = ack;
+      t.flags = flags;
+      t.window = window;
+    } else {
+      pkt.tcp = { seq, ack, flags, window };
+    }
     const ps = start + doff;
     pkt.payload = ps >= capEnd ? EMPTY : data.subarray(ps, capEnd);
     if (ps > capEnd) pkt.truncated = true;
     return pkt;
   }
+  pkt.tcp = null;
   if (proto === IPPROTO_UDP) {
     if (declEnd - start < 8) return 'bad-transport-header';
     if (capEnd - start < 8) return 'truncated';
@@ -232,7 +241,12 @@ function decodeTransportAt(
   return pkt;
 }
 
+/**
+ * The packet to fill: `into` with every field set again except `tcp` (left for decodeTransportAt to reuse or
+ * clear), or a new object when `into` is null.
+ */
 function newPacket(
+  into: DecodedPacket | null,
   srcMac: string | null,
   dstMac: string | null,
   vlans: number[],
@@ -243,22 +257,39 @@ function newPacket(
   protocol: number,
   truncated: boolean,
 ): DecodedPacket {
-  return {
-    srcMac,
-    dstMac,
-    vlans,
-    ipVersion,
-    src,
-    dst,
-    ttl,
-    protocol,
-    srcPort: 0,
-    dstPort: 0,
-    tcp: null,
-    payload: EMPTY,
-    truncated,
-    fragment: null,
-  };
+  const p = into;
+  if (p === null) {
+    return {
+      srcMac,
+      dstMac,
+      vlans,
+      ipVersion,
+      src,
+      dst,
+      ttl,
+      protocol,
+      srcPort: 0,
+      dstPort: 0,
+      tcp: null,
+      payload: EMPTY,
+      truncated,
+      fragment: null,
+    };
+  }
+  p.srcMac = srcMac;
+  p.dstMac = dstMac;
+  p.vlans = vlans;
+  p.ipVersion = ipVersion;
+  p.src = src;
+  p.dst = dst;
+  p.ttl = ttl;
+  p.protocol = protocol;
+  p.srcPort = 0;
+  p.dstPort = 0;
+  p.payload = EMPTY;
+  p.truncated = truncated;
+  p.fragment = null;
+  return p;
 }
 
 /** Decode an IPv4 packet at off (the frame's network packet ends at end). */
@@ -269,6 +300,7 @@ export function decodeIpv4(
   srcMac: string | null,
   dstMac: string | null,
   vlans: number[],
+  into: DecodedPacket | null = null,
 ): DecodedPacket | DropReason {
   if (end - off < 20) return 'truncated';
   const b0 = data[off]!;
@@ -295,6 +327,7 @@ export function decodeIpv4(
     }
   }
   const pkt = newPacket(
+    into,
     srcMac,
     dstMac,
     vlans,
@@ -311,6 +344,7 @@ export function decodeIpv4(
   const start = off + ihl;
   if (fragOffset !== 0 || more) {
     pkt.fragment = { id: (data[off + 4]! << 8) | data[off + 5]!, offset: fragOffset, more };
+    pkt.tcp = null;
     pkt.payload = start >= capEnd ? EMPTY : data.subarray(start, capEnd);
     return pkt;
   }
@@ -325,6 +359,7 @@ export function decodeIpv6(
   srcMac: string | null,
   dstMac: string | null,
   vlans: number[],
+  into: DecodedPacket | null = null,
 ): DecodedPacket | DropReason {
   if (end - off < 40) return 'truncated';
   if (data[off]! >> 4 !== 6) return 'bad-ip-header';
@@ -347,6 +382,7 @@ export function decodeIpv6(
     }
   }
   const pkt = newPacket(
+    into,
     srcMac,
     dstMac,
     vlans,
@@ -361,6 +397,7 @@ export function decodeIpv6(
   if (p === WALK_TRUNCATED) return 'truncated';
   if (p === WALK_BAD) return 'bad-ip-header';
   if (pkt.fragment !== null) {
+    pkt.tcp = null;
     pkt.payload = p >= capEnd ? EMPTY : data.subarray(p, capEnd);
     return pkt;
   }

@@ -13,13 +13,21 @@ export function isDropReason(r: DecodedPacket | DropReason): r is DropReason {
   return typeof r === 'string';
 }
 
-/** Decode one frame of the given LINKTYPE_*. `data` is only read, and the result's payload is a view into it. */
-export function decodePacket(linkType: number, data: Uint8Array): DecodedPacket | DropReason {
+/**
+ * Decode one frame of the given LINKTYPE_*. `data` is only read, and the result's payload is a view into it.
+ * With `into`, a hot loop's reused packet, the result is `into` with every field set again (and `into.tcp`, when
+ * an object, filled with a TCP header instead of a new one); without, a new packet.
+ */
+export function decodePacket(
+  linkType: number,
+  data: Uint8Array,
+  into: DecodedPacket | null = null,
+): DecodedPacket | DropReason {
   // Most frames: untagged Ethernet with IPv4/IPv6 — what decodeLink would say, without its LinkInfo object.
   if (linkType === LINKTYPE_ETHERNET && data.length >= 14) {
     const t = (data[12]! << 8) | data[13]!;
-    if (t === ETHERTYPE_IPV4) return decodeIpv4(data, 14, data.length, macAt(data, 6), macAt(data, 0), NO_VLANS);
-    if (t === ETHERTYPE_IPV6) return decodeIpv6(data, 14, data.length, macAt(data, 6), macAt(data, 0), NO_VLANS);
+    if (t === ETHERTYPE_IPV4) return decodeIpv4(data, 14, data.length, macAt(data, 6), macAt(data, 0), NO_VLANS, into);
+    if (t === ETHERTYPE_IPV6) return decodeIpv6(data, 14, data.length, macAt(data, 6), macAt(data, 0), NO_VLANS, into);
   }
   const link = decodeLink(linkType, data);
   if (typeof link === 'string') return link;
@@ -29,7 +37,7 @@ export function decodePacket(linkType: number, data: Uint8Array): DecodedPacket 
     const v = data[link.offset]! >> 4;
     type = v === 4 ? ETHERTYPE_IPV4 : v === 6 ? ETHERTYPE_IPV6 : -1;
   }
-  if (type === ETHERTYPE_IPV4) return decodeIpv4(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans);
-  if (type === ETHERTYPE_IPV6) return decodeIpv6(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans);
+  if (type === ETHERTYPE_IPV4) return decodeIpv4(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans, into);
+  if (type === ETHERTYPE_IPV6) return decodeIpv6(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans, into);
   return 'not-ip';
 }

@@ -15,7 +15,7 @@ export interface DecodedPacket {
   srcPort: number;
   dstPort: number;
   /** TCP header fields, null for anything else. */
-  tcp: { seq: number; ack: number; flags: number; window: number } | null;
+  tcp: TcpHeader | null;
   /** Transport payload (TCP/UDP payload; for other protocols the IP payload), clipped to captured bytes. */
   payload: Uint8Array;
   /** Captured bytes end before the IP/transport length fields say. */
@@ -25,6 +25,13 @@ export interface DecodedPacket {
    * unset. Hand it to the IP reassembler, which returns the whole datagram's IP payload when complete.
    */
   fragment: { id: number; offset: number; more: boolean } | null;
+}
+
+export interface TcpHeader {
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
 }
 
 export const TCP_FIN = 0x01;

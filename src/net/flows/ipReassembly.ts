@@ -141,7 +141,8 @@ export class IpReassembler {
       this.drop(key);
       return null;
     }
-    if (start === 0 && dg.head === null) dg.head = pkt;
+    // A copy: the caller may reuse its packet object for the next frame (decodePacket's `into`).
+    if (start === 0 && dg.head === null) dg.head = { ...pkt, tcp: null };
     if (!this.insert(dg, start, end, pkt.payload)) {
       this.stats.errors++;
       this.drop(key);

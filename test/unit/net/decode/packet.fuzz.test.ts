@@ -143,6 +143,58 @@ describe('decodePacket on hostile input', () => {
     expect(reasm.size).toBeLessThanOrEqual(16);
   });
 
+  it('decoding into one reused packet gives what decoding into new ones does (sequences of mutated real frames)', () => {
+    const tcp = { seq: 0, ack: 0, flags: 0, window: 0 };
+    const into: DecodedPacket = {
+      srcMac: null,
+      dstMac: null,
+      vlans: [],
+      ipVersion: 4,
+      src: '',
+      dst: '',
+      ttl: 0,
+      protocol: 0,
+      srcPort: 0,
+      dstPort: 0,
+      tcp: null,
+      payload: new Uint8Array(0),
+      truncated: false,
+      fragment: null,
+    };
+    const frame = fc.tuple(
+      fc.nat(),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+      fc.option(fc.nat()),
+    );
+    let tcpSeen = 0;
+    fc.assert(
+      fc.property(fc.array(frame, { minLength: 1, maxLength: 12 }), fc.boolean(), (seq, keepTcp) => {
+        for (const [pick, edits, cut] of seq) {
+          const f = frames[pick % frames.length]!;
+          const data = f.data.slice();
+          for (const [at, v] of edits) if (data.length > 0) data[at % data.length] = v;
+          const view = cut === null ? data : data.subarray(0, cut % (data.length + 1));
+          // As the pipeline does (its TCP object handed back every time), or leaving whatever the last left.
+          if (keepTcp) into.tcp = tcp;
+          const fresh = decodePacket(f.linkType, view);
+          const reused = decodePacket(f.linkType, view, into);
+          if (typeof fresh === 'string') {
+            expect(reused).toBe(fresh);
+            continue;
+          }
+          expect(reused).toBe(into);
+          expect({ ...into, tcp: into.tcp === null ? null : { ...into.tcp } }).toEqual(fresh);
+          if (fresh.tcp !== null) {
+            tcpSeen++;
+            if (keepTcp) expect(into.tcp).toBe(tcp);
+          }
+        }
+      }),
+      { numRuns: 1500 },
+    );
+    expect(tcpSeen).toBeGreaterThan(100);
+  });
+
   it('the untagged-Ethernet shortcut answers as the general link-layer path does (mutated real frames)', () => {
     const general = (data: Uint8Array): DecodedPacket | DropReason => {
       const link = decodeLink(LINKTYPE_ETHERNET, data);
