@@ -205,8 +205,10 @@ function decodeTransportAt(
     if (doff < 20 || start + doff > declEnd) return 'bad-transport-header';
     pkt.srcPort = (data[start]! << 8) | data[start + 1]!;
     pkt.dstPort = (data[start + 2]! << 8) | data[start + 3]!;
-    const seq = ((data[start + 4]! << 24) | (data[start + 5]! << 16) | (data[start + 6]! << 8) | data[start + 7]!) >>> 0;
-    const ack = ((data[start + 8]! << 24) | (data[start + 9]! << 16) | (data[start + 10]! << 8) | data[start + 11]!) >>> 0;
+    const seq =
+      ((data[start + 4]! << 24) | (data[start + 5]! << 16) | (data[start + 6]! << 8) | data[start + 7]!) >>> 0;
+    const ack =
+      ((data[start + 8]! << 24) | (data[start + 9]! << 16) | (data[start + 10]! << 8) | data[start + 11]!) >>> 0;
     const flags = data[start + 13]! | ((data[start + 12]! & 1) << 8);
     const window = (data[start + 14]! << 8) | data[start + 15]!;
     const t = pkt.tcp;

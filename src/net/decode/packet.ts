@@ -37,7 +37,9 @@ export function decodePacket(
     const v = data[link.offset]! >> 4;
     type = v === 4 ? ETHERTYPE_IPV4 : v === 6 ? ETHERTYPE_IPV6 : -1;
   }
-  if (type === ETHERTYPE_IPV4) return decodeIpv4(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans, into);
-  if (type === ETHERTYPE_IPV6) return decodeIpv6(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans, into);
+  if (type === ETHERTYPE_IPV4)
+    return decodeIpv4(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans, into);
+  if (type === ETHERTYPE_IPV6)
+    return decodeIpv6(data, link.offset, link.end, link.srcMac, link.dstMac, link.vlans, into);
   return 'not-ip';
 }

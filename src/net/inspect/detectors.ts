@@ -12,7 +12,7 @@
  * Pure and bounded: texts are cut at 256 KiB, JSON walks at 4,096 values, findings at 64 per scan.
  */
 import { base64Runs, decodeBody, type Encoding, parsePairs, percentDecode, utf8 } from './decoders.js';
-import { type Dictionaries, type LeakKind, normalizeKey } from './dictionaries.js';
+import { type Dictionaries, healthTextMatches, type LeakKind, normalizeKey } from './dictionaries.js';
 import { classifyPayload, type PayloadVerdict } from './payloadClass.js';
 
 export interface Finding {
@@ -473,9 +473,9 @@ export class LeakDetector {
   /** Unambiguous medical terms in free text (word boundaries for Latin scripts, substrings for CJK). */
   private freeHealth(c: Collector, text: string, evidence?: string, enc = c.encoding): void {
     const lower = text.toLowerCase();
-    for (const f of this.dict.healthText) {
-      const i = lower.indexOf(f.lower);
-      if (i < 0) continue;
+    const found = healthTextMatches(this.dict, lower);
+    if (found === null) return;
+    for (const { h: f, at: i } of found) {
       if (!f.cjk) {
         const before = i === 0 ? '' : lower[i - 1]!;
         const after = lower[i + f.lower.length] ?? '';

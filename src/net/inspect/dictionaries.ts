@@ -34,13 +34,32 @@ export interface Dictionaries {
   /** Normalised key (see normalizeKey) → medical term: every form, for keys and path segments. */
   healthKeys: Map<string, MedicalTerm>;
   /** Forms matched in free text: unambiguous terms, forms longer than four ASCII letters or with CJK. */
-  healthText: { form: string; lower: string; cjk: boolean; term: MedicalTerm }[];
+  healthText: HealthTextForm[];
+  /**
+   * The same forms by their first two UTF-16 code units (see pairKey): a text is searched in one pass over its
+   * positions instead of once per form. Each list keeps healthText's order.
+   */
+  healthTextByPair: Map<number, HealthTextForm[]>;
   /** Normalised key → PII field. */
   piiKeys: Map<string, PiiField>;
   /** Lower-cased first names. */
   firstNames: Set<string>;
   medicalTerms: MedicalTerm[];
   piiFields: PiiField[];
+}
+
+export interface HealthTextForm {
+  form: string;
+  lower: string;
+  cjk: boolean;
+  term: MedicalTerm;
+  /** Position in Dictionaries.healthText. */
+  rank: number;
+}
+
+/** Key of the two UTF-16 code units at `i` of `s` (the caller checks i + 1 < s.length). */
+export function pairKey(s: string, i: number): number {
+  return s.charCodeAt(i) * 65536 + s.charCodeAt(i + 1);
 }
 
 export class DictionaryError extends Error {
@@ -51,12 +70,17 @@ const CJK = /[\u3400-\u9fff]/;
 
 /** user_id, userId, user-id, "User ID" → "userid"; CJK characters are kept. */
 export function normalizeKey(k: string): string {
+  const lower = k.toLowerCase();
+  // By UTF-16 code unit: both halves of a surrogate pair are above 0x2e7f, so astral characters are kept whole.
+  let from = 0;
   let out = '';
-  for (const ch of k.toLowerCase()) {
-    const c = ch.charCodeAt(0);
-    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c > 0x2e7f) out += ch;
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower.charCodeAt(i);
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c > 0x2e7f) continue;
+    if (i > from) out += lower.slice(from, i);
+    from = i + 1;
   }
-  return out;
+  return from === 0 ? lower : out + lower.slice(from);
 }
 
 export function defaultDictionariesDir(): string {
@@ -98,12 +122,22 @@ export function loadDictionaries(dir = defaultDictionariesDir()): Dictionaries {
       const cjk = CJK.test(f);
       const asciiLetters = f.replace(/[^a-z]/gi, '').length;
       if (!t.ambiguous && (cjk ? f.length >= 2 : asciiLetters > 4 || /[^\x20-\x7e]/.test(f))) {
-        healthText.push({ form: f, lower: f.toLowerCase(), cjk, term: t });
+        healthText.push({ form: f, lower: f.toLowerCase(), cjk, term: t, rank: 0 });
       }
     }
   }
   // Longest forms first, so that "deep sleep" wins over "sleep" and "血压计" over "血压".
   healthText.sort((a, b) => b.lower.length - a.lower.length);
+  const healthTextByPair = new Map<number, HealthTextForm[]>();
+  healthText.forEach((h, rank) => {
+    h.rank = rank;
+    // Every free-text form has at least two code units (see above); a shorter one could never be indexed.
+    if (h.lower.length < 2) throw new DictionaryError(`medical.json: free-text form "${h.form}" is too short`);
+    const k = pairKey(h.lower, 0);
+    const list = healthTextByPair.get(k);
+    if (list) list.push(h);
+    else healthTextByPair.set(k, [h]);
+  });
   const piiKeys = new Map<string, PiiField>();
   for (const f of pii.fields) {
     for (const k of f.keys) piiKeys.set(normalizeKey(k), f);
@@ -113,7 +147,36 @@ export function loadDictionaries(dir = defaultDictionariesDir()): Dictionaries {
     const n = line.trim();
     if (n && !n.startsWith('#')) firstNames.add(n.toLowerCase());
   }
-  return { healthKeys, healthText, piiKeys, firstNames, medicalTerms: med.terms, piiFields: pii.fields };
+  return {
+    healthKeys,
+    healthText,
+    healthTextByPair,
+    piiKeys,
+    firstNames,
+    medicalTerms: med.terms,
+    piiFields: pii.fields,
+  };
+}
+
+/**
+ * The first occurrence of every free-text health form in `lower` (a lower-cased text), in the order of
+ * `dict.healthText` (longest forms first); null when there is none. One pass over the text's positions, looking
+ * up the forms that start with the two code units there, instead of one search per form (729 of them).
+ */
+export function healthTextMatches(dict: Dictionaries, lower: string): { h: HealthTextForm; at: number }[] | null {
+  const byPair = dict.healthTextByPair;
+  let found: { h: HealthTextForm; at: number }[] | null = null;
+  for (let i = 0; i + 1 < lower.length; i++) {
+    const list = byPair.get(pairKey(lower, i));
+    if (list === undefined) continue;
+    for (const h of list) {
+      if (!lower.startsWith(h.lower, i)) continue;
+      found ??= [];
+      if (!found.some((x) => x.h === h)) found.push({ h, at: i });
+    }
+  }
+  if (found !== null && found.length > 1) found.sort((a, b) => a.h.rank - b.h.rank);
+  return found;
 }
 
 let cached: Dictionaries | null = null;

@@ -35,19 +35,14 @@ describe('RFC 5952 IPv6 text', () => {
     // Addresses from a small pool, so that repeats, swaps and evictions of the last-two entries all happen.
     const pool = fc.array(fc.uint8Array({ minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 5 });
     fc.assert(
-      fc.property(
-        pool,
-        fc.array(fc.nat(), { minLength: 1, maxLength: 60 }),
-        fc.nat(3),
-        (addrs, picks, at) => {
-          for (const i of picks) {
-            const a = addrs[i % addrs.length]!;
-            const frame = new Uint8Array(at + 4);
-            frame.set(a, at);
-            expect(ipv4At(frame, at)).toBe(Array.from(a).join('.'));
-          }
-        },
-      ),
+      fc.property(pool, fc.array(fc.nat(), { minLength: 1, maxLength: 60 }), fc.nat(3), (addrs, picks, at) => {
+        for (const i of picks) {
+          const a = addrs[i % addrs.length]!;
+          const frame = new Uint8Array(at + 4);
+          frame.set(a, at);
+          expect(ipv4At(frame, at)).toBe(Array.from(a).join('.'));
+        }
+      }),
       { numRuns: 300 },
     );
     expect(ipv4At(new Uint8Array(4), 0)).toBe('0.0.0.0');

@@ -3,7 +3,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type HttpRequestLike, LeakDetector, maskSecret } from '../../../../src/net/inspect/detectors.js';
-import { defaultDictionaries } from '../../../../src/net/inspect/dictionaries.js';
+import { defaultDictionaries, healthTextMatches, normalizeKey } from '../../../../src/net/inspect/dictionaries.js';
 
 const det = new LeakDetector(defaultDictionaries());
 const enc = new TextEncoder();
@@ -193,5 +193,69 @@ describe('maskSecret', () => {
     expect(maskSecret('abc')).toBe('***');
     expect(maskSecret('abcdefgh')).toBe('ab…gh');
     expect(maskSecret('0123456789abcdef')).toBe('0123…cdef');
+  });
+});
+
+describe('free-text health forms', () => {
+  const dict = defaultDictionaries();
+  /** The search as it was: one indexOf per form, in dictionary order. */
+  const reference = (lower: string) =>
+    dict.healthText.flatMap((h) => {
+      const at = lower.indexOf(h.lower);
+      return at < 0 ? [] : [{ h, at }];
+    });
+
+  it('the indexed one-pass search finds what one search per form finds (random texts of dictionary forms)', () => {
+    const forms = dict.healthText.map((h) => h.form);
+    const piece = fc.oneof(
+      fc.constantFrom(...forms),
+      fc.constantFrom(' ', '-', 'x', '2', '血', 'İ', ',', 'sleep', 'Ä'),
+      fc.string({ maxLength: 6 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 14 }), (parts) => {
+        const lower = parts.join('').toLowerCase();
+        expect(healthTextMatches(dict, lower) ?? []).toEqual(reference(lower));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('every form is indexed, and a text that is one form finds it', () => {
+    for (const h of dict.healthText) {
+      const got = healthTextMatches(dict, h.lower) ?? [];
+      expect(got.some((x) => x.h === h && x.at === 0)).toBe(true);
+    }
+    expect(healthTextMatches(dict, 'nothing medical in here')).toBeNull();
+    expect(healthTextMatches(dict, '')).toBeNull();
+  });
+});
+
+describe('normalizeKey', () => {
+  /** The definition: lower-case, then keep a-z, 0-9 and characters above U+2E7F (CJK and beyond), whole. */
+  const reference = (k: string) => {
+    let out = '';
+    for (const ch of k.toLowerCase()) {
+      const c = ch.charCodeAt(0);
+      if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c > 0x2e7f) out += ch;
+    }
+    return out;
+  };
+
+  it('keeps letters, digits and CJK; drops separators and case (any Unicode, lone surrogates included)', () => {
+    expect(normalizeKey('User_ID')).toBe('userid');
+    expect(normalizeKey('"Heart-Rate (bpm)"')).toBe('heartratebpm');
+    expect(normalizeKey('血压_值')).toBe('血压值');
+    expect(normalizeKey('abc')).toBe('abc');
+    expect(normalizeKey('')).toBe('');
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.oneof(fc.constant('_'), fc.constant('İ'), fc.string({ unit: 'binary', maxLength: 1 })) }),
+        (k) => {
+          expect(normalizeKey(k)).toBe(reference(k));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
