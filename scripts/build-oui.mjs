@@ -1,21 +1,20 @@
 #!/usr/bin/env node
-// Builds data/oui/oui.tsv.gz, the compact MAC prefix -> vendor table used by src/net/classify/oui.ts.
+// Builds data/oui/oui.tsv, the compact MAC prefix -> vendor table used by src/net/classify/oui.ts.
 //
 // Input: the IEEE Registration Authority public listings as shipped by Debian's `ieee-data` package
 // (apt-get install ieee-data): oui.csv (MA-L, 24-bit), mam.csv (MA-M, 28-bit), oui36.csv (MA-S, 36-bit)
 // and iab.csv (legacy IAB, 36-bit). IEEE asserts no copyright on the listings and does not restrict their
 // distribution (see data/oui/README.md).
 //
-// Output: a gzip'd TSV. Lines starting with '#' are comments. Each data line is
+// Output: a UTF-8 TSV. Lines starting with '#' are comments. Each data line is
 //   <prefix as upper-case hex, 6, 7 or 9 digits>\t<short vendor name>
 // sorted by prefix. Rows whose organisation is "Private" or the IEEE Registration Authority itself (a block
 // that is split into MA-M/MA-S assignments) carry no vendor information and are left out.
 //
-// Usage: node scripts/build-oui.mjs [--in /usr/share/ieee-data] [--out data/oui/oui.tsv.gz]
+// Usage: node scripts/build-oui.mjs [--in /usr/share/ieee-data] [--out data/oui/oui.tsv]
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 
 const args = process.argv.slice(2);
 function arg(name, fallback) {
@@ -23,7 +22,7 @@ function arg(name, fallback) {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
 }
 const inDir = arg('--in', '/usr/share/ieee-data');
-const outFile = arg('--out', 'data/oui/oui.tsv.gz');
+const outFile = arg('--out', 'data/oui/oui.tsv');
 
 /** Parses RFC 4180 CSV text (quoted fields may contain commas, quotes and line breaks) into records. */
 function parseCsv(text) {
@@ -182,8 +181,8 @@ const header = [
   '# Format: <hex prefix of 6 (MA-L), 7 (MA-M) or 9 (MA-S/IAB) digits>\\t<vendor>',
 ];
 const body = `${header.join('\n')}\n${sorted.map(([p, v]) => `${p}\t${v}`).join('\n')}\n`;
-const gz = gzipSync(Buffer.from(body, 'utf8'), { level: 9 });
-writeFileSync(outFile, gz);
+// Plain text, not gzip: the table is searched in its bytes as read (no gunzip per start), and diffs review.
+writeFileSync(outFile, body);
 process.stderr.write(
-  `${sorted.length} prefixes (${skipped} private/unassigned rows skipped), ${body.length} bytes, ${gz.length} gzipped -> ${outFile}\n`,
+  `${sorted.length} prefixes (${skipped} private/unassigned rows skipped), ${Buffer.byteLength(body)} bytes -> ${outFile}\n`,
 );
