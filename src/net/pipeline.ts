@@ -122,13 +122,13 @@ class Flow {
   reported = false;
   rep = { packetsOut: 0, packetsIn: 0, bytesOut: 0, bytesIn: 0 };
   deltaFirstTsMs: number;
-  /** Where the flow sits in Pipeline.index. */
+  /** Where the flow sits in Pipeline.index: its addresses and ports in canonical order (see onPacket). */
   ia = '';
   ib = '';
-  pk = 0;
+  ports = 0;
+  #key: string | null = null;
 
   constructor(
-    readonly key: string,
     readonly clientId: string,
     readonly clientMac: string | null,
     readonly clientIp: string,
@@ -143,7 +143,16 @@ class Flow {
     this.lastTsMs = firstTsMs;
     this.deltaFirstTsMs = firstTsMs;
   }
+
+  /** "proto|addressA|portA|addressB|portB" in canonical order: a name for per-flow state elsewhere (QUIC). */
+  get key(): string {
+    this.#key ??= `${this.ipProtocol}|${this.ia}|${this.ports >>> 16}|${this.ib}|${this.ports & 0xffff}`;
+    return this.#key;
+  }
 }
+
+/** Flows by canonical address A, then address B, then both ports (see onPacket): one index per IP protocol. */
+type FlowIndex = Map<string, Map<string, Map<number, Flow>>>;
 
 function bump(drops: Record<string, number>, reason: string): void {
   drops[reason] = (drops[reason] ?? 0) + 1;
@@ -178,10 +187,10 @@ export class Pipeline {
     lastTsMs: null,
   };
   readonly dns: DnsCache;
-  /** Active flows by key, in creation order (the eviction order when the table is full). */
-  private readonly flows = new Map<string, Flow>();
-  /** The same flows indexed for the per-packet lookup: lower address → other address → protocol and ports. */
-  private readonly index = new Map<string, Map<string, Map<number, Flow>>>();
+  /** Active flows in creation order (the eviction order when the table is full). */
+  private readonly flows = new Set<Flow>();
+  /** The same flows indexed for the per-packet lookup, by IP protocol (see FlowIndex). */
+  private readonly index: (FlowIndex | undefined)[] = [];
   private readonly reassembler = new IpReassembler();
   private readonly quic = new QuicSniExtractor();
   /** IP address → MAC address of the device that sent from it (LAN side), so IPv4 and IPv6 are one client. */
@@ -284,16 +293,20 @@ export class Pipeline {
     const proto = d.protocol;
     const sp = d.srcPort;
     const dp = d.dstPort;
-    // Canonical order: lower (ip, port) first, so both directions meet. The lookup goes through a nested index
-    // (address → address → protocol and ports) so that no key string is built per packet.
-    const aFirst = d.src < d.dst || (d.src === d.dst && sp <= dp);
+    // Canonical order, so that both directions meet: the lower port's side first, the lower address when the
+    // ports are equal (integer comparisons for nearly every packet). The lookup goes through a nested index
+    // (protocol → address → address → ports) so that no key string is built per packet, and the ports make one
+    // small integer (no heap number per packet).
+    const aFirst = sp < dp || (sp === dp && d.src <= d.dst);
     const ia = aFirst ? d.src : d.dst;
     const ib = aFirst ? d.dst : d.src;
-    const pk = proto * 4294967296 + (aFirst ? sp * 65536 + dp : dp * 65536 + sp);
+    const ports = aFirst ? (sp << 16) | dp : (dp << 16) | sp;
     // Packets come in bursts of one flow: the previous packet's flow is checked before the index.
     const last = this.last;
     let flow =
-      last !== null && last.pk === pk && last.ia === ia && last.ib === ib ? last : this.index.get(ia)?.get(ib)?.get(pk);
+      last !== null && last.ports === ports && last.ipProtocol === proto && last.ia === ia && last.ib === ib
+        ? last
+        : this.index[proto]?.get(ia)?.get(ib)?.get(ports);
     if (flow && this.isIdle(flow, ts)) {
       this.finish(flow);
       flow = undefined;
@@ -320,9 +333,7 @@ export class Pipeline {
       if (cMac && !isGroupMac(cMac) && !this.macOfIp.has(cIp)) this.learnMac(cIp, cMac);
       const cId = this.clientIdFor(cIp, cMac);
       const names = this.dns.namesFor(cId, sIp, ts);
-      const key = aFirst ? `${proto}|${d.src}|${sp}|${d.dst}|${dp}` : `${proto}|${d.dst}|${dp}|${d.src}|${sp}`;
       flow = new Flow(
-        key,
         cId,
         cMac && !isGroupMac(cMac) ? cMac : null,
         cIp,
@@ -334,21 +345,26 @@ export class Pipeline {
         names,
       );
       if (this.flows.size >= this.opts.maxFlows) this.evictOldest();
-      this.flows.set(key, flow);
+      this.flows.add(flow);
       flow.ia = ia;
       flow.ib = ib;
-      flow.pk = pk;
-      let byA = this.index.get(ia);
+      flow.ports = ports;
+      let byProto = this.index[proto];
+      if (byProto === undefined) {
+        byProto = new Map();
+        this.index[proto] = byProto;
+      }
+      let byA = byProto.get(ia);
       if (!byA) {
         byA = new Map();
-        this.index.set(ia, byA);
+        byProto.set(ia, byA);
       }
       let byB = byA.get(ib);
       if (!byB) {
         byB = new Map();
         byA.set(ib, byB);
       }
-      byB.set(pk, flow);
+      byB.set(ports, flow);
       this.stats.flowsCreated++;
       fromClient = clientIsSrc;
     } else {
@@ -421,14 +437,15 @@ export class Pipeline {
 
   private finish(flow: Flow): void {
     if (this.last === flow) this.last = null;
-    this.flows.delete(flow.key);
-    const byA = this.index.get(flow.ia);
+    this.flows.delete(flow);
+    const byProto = this.index[flow.ipProtocol];
+    const byA = byProto?.get(flow.ia);
     const byB = byA?.get(flow.ib);
-    if (byA && byB?.get(flow.pk) === flow) {
-      byB.delete(flow.pk);
+    if (byProto && byA && byB?.get(flow.ports) === flow) {
+      byB.delete(flow.ports);
       if (byB.size === 0) {
         byA.delete(flow.ib);
-        if (byA.size === 0) this.index.delete(flow.ia);
+        if (byA.size === 0) byProto.delete(flow.ia);
       }
     }
     this.stats.flowsActive = this.flows.size;

@@ -207,6 +207,43 @@ describe('pipeline', () => {
     expect(c).toMatchObject({ flows: 50, packets: 50, name: null, nameSource: 'none' });
   });
 
+  it('finds a flow from both directions: one flow per protocol and address and port pair, interleaved', () => {
+    const t = 1_700_000_000_000;
+    const S = '203.0.113.70';
+    // [protocol, phone port, server port]: TCP and UDP on the same ports; equal ports; a server on a higher
+    // port than the phone's; both ports above 32767; and an IPv6 pair.
+    const pairs: ['tcp' | 'udp', number, number, string, string][] = [
+      ['tcp', 50000, 443, PHONE4, S],
+      ['udp', 50000, 443, PHONE4, S],
+      ['udp', 123, 123, PHONE4, S],
+      ['tcp', 1025, 8443, PHONE4, S],
+      ['udp', 61000, 40000, PHONE4, S],
+      ['udp', 50000, 443, PHONE6, '2001:db8::70'],
+    ];
+    const packets = [];
+    // Three rounds of: every pair's phone packet, then every pair's answer (so the previous packet's flow
+    // never matches and the index answers).
+    for (let round = 0; round < 3; round++) {
+      pairs.forEach(([proto, pp, sp, phone, server], i) =>
+        packets.push(up(t + round * 100 + i, { src: phone, dst: server, proto, sport: pp, dport: sp, payload: 'q' })),
+      );
+      pairs.forEach(([proto, pp, sp, phone, server], i) =>
+        packets.push(
+          down(t + round * 100 + 50 + i, { src: server, dst: phone, proto, sport: sp, dport: pp, payload: 'a' }),
+        ),
+      );
+    }
+    const { flows, stats } = run(packets);
+    expect(stats.flowsCreated).toBe(pairs.length);
+    const got = flows
+      .map((f) => [f.transport, f.clientPort, f.serverPort, f.clientIp, f.packetsOut, f.packetsIn])
+      .sort((a, b) => String(a).localeCompare(String(b)));
+    const want = pairs
+      .map(([proto, pp, sp, phone]) => [proto, pp, sp, phone, 3, 3])
+      .sort((a, b) => String(a).localeCompare(String(b)));
+    expect(got).toEqual(want);
+  });
+
   it('splits a 5-tuple into two flows after the idle timeout', () => {
     const t = 1_700_000_000_000;
     const spec = { src: PHONE4, dst: '203.0.113.60', proto: 'udp' as const, sport: 1234, dport: 5000, payload: 'x' };
