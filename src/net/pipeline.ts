@@ -17,7 +17,7 @@ import { QuicSniExtractor } from './decode/quic.js';
 import { extractClientHelloFromStream, parseClientHello } from './decode/tls.js';
 import { type DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpHeader } from './decode/types.js';
 import { DnsCache } from './flows/dnsCache.js';
-import type { AppProtocol, PipelineObserver, Transport } from './flows/flowTypes.js';
+import type { AppProtocol, LookupRecord, PipelineObserver, Transport } from './flows/flowTypes.js';
 import { IpReassembler } from './flows/ipReassembly.js';
 import { TcpStream } from './flows/tcpStream.js';
 import { quickClass } from './inspect/payloadClass.js';
@@ -785,28 +785,42 @@ export class Pipeline {
     }
     // A response: feed the IP→name cache of the client that asked, and report the answers.
     const answers = dnsAddressAnswers(msg);
+    const owners: string[] = [];
     for (const a of answers) {
-      const names = [lowerHost(a.name), ...a.via.map(lowerHost)];
+      const owner = lowerHost(a.name);
+      owners.push(owner);
+      const names = [owner];
+      for (const v of a.via) names.push(lowerHost(v));
       this.dns.add(flow.clientId, a.address, names, a.ttl, ts);
+    }
+    const onLookup = this.observer.onLookup;
+    if (!onLookup) return;
+    // Every question's answers: the CNAME targets in the answer section, then its own addresses, each once.
+    const cnames: string[] = [];
+    for (const rr of msg.answers) {
+      if (rr.type === 5 && typeof rr.data === 'string') cnames.push(lowerHost(rr.data));
     }
     for (const q of msg.questions) {
       const qn = lowerHost(q.name);
-      const mine = answers.filter((a) => lowerHost(a.name) === qn);
-      const addrs = mine.map((a) => a.address);
-      const cnames: string[] = [];
-      for (const rr of msg.answers) {
-        if (rr.type === 5 && typeof rr.data === 'string') cnames.push(lowerHost(rr.data));
+      const list = cnames.slice();
+      let ttl = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < answers.length; i++) {
+        if (owners[i] !== qn) continue;
+        const a = answers[i]!;
+        if (a.ttl < ttl) ttl = a.ttl;
+        list.push(a.address);
       }
-      this.observer.onLookup?.({
+      const rec: LookupRecord = {
         clientId: flow.clientId,
         name: qn,
         type: dnsTypeName(q.type),
-        answers: [...new Set([...cnames, ...addrs])],
+        answers: list.length > 1 ? [...new Set(list)] : list,
         protocol,
         tsMs: ts,
         overTcp,
-        ...(mine.length > 0 ? { ttl: Math.min(...mine.map((a) => a.ttl)) } : {}),
-      });
+      };
+      if (ttl !== Number.POSITIVE_INFINITY) rec.ttl = ttl;
+      onLookup.call(this.observer, rec);
     }
   }
 

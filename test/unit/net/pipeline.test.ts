@@ -220,7 +220,7 @@ describe('pipeline', () => {
       ['udp', 61000, 40000, PHONE4, S],
       ['udp', 50000, 443, PHONE6, '2001:db8::70'],
     ];
-    const packets = [];
+    const packets: ReturnType<typeof up>[] = [];
     // Three rounds of: every pair's phone packet, then every pair's answer (so the previous packet's flow
     // never matches and the index answers).
     for (let round = 0; round < 3; round++) {
