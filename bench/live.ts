@@ -32,7 +32,7 @@ import { type ContactAgg, NetStore } from '../src/store/netStore.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..'); // dist/bench → repo root
-const cli = join(root, 'dist', 'src', 'cli.js');
+const cli = join(root, 'dist', 'bundle', 'bandguard.js');
 
 function have(cmd: string): boolean {
   for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {

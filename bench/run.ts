@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const packets = countPackets(file);
   const mb = statSync(file).size / 1e6;
   console.log(`capture: ${file}\n  ${packets} packets, ${mb.toFixed(1)} MB`);
-  const cli = join(root, 'dist', 'src', 'cli.js');
+  const cli = join(root, 'dist', 'bundle', 'bandguard.js');
   // The two tools alternate run by run, so that a busy spell of this shared machine hits both alike.
   const [bg, ts, pairRatios] = await bestInterleaved(
     [process.execPath, [cli, 'analyze', '--format', 'json', '--out', '/dev/null', file]],

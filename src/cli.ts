@@ -122,8 +122,8 @@ export function writeOutput(out: string | undefined, text: string, io: Io): void
   else io.stdout(text);
 }
 
-const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isMain || process.argv[1]?.endsWith('/bandguard')) {
+/** Run the command line on this process's arguments and set its exit code (the executable's whole job). */
+export function runCli(): void {
   main(process.argv.slice(2), {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),
@@ -137,3 +137,7 @@ if (isMain || process.argv[1]?.endsWith('/bandguard')) {
     },
   );
 }
+
+// `node dist/src/cli.js ...` still works; the installed executable is the bundle (src/bin/bandguard.ts).
+const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isMain) runCli();

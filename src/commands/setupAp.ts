@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Io, parseCommandArgs, UsageError } from '../cli.js';
+import { findShipped } from '../core/paths.js';
 
 export interface ApOptions {
   ssid: string;
@@ -187,7 +188,7 @@ export async function runSetupAp(args: string[], io: Io): Promise<number> {
     interface: values.interface as string,
     address: values.address as string,
     nodePath: process.execPath,
-    cliPath: fileURLToPath(new URL('../cli.js', import.meta.url)),
+    cliPath: executablePath(),
   });
   const target = resolve(values.target as string);
   if (values['dry-run']) {
@@ -211,4 +212,16 @@ export async function runSetupAp(args: string[], io: Io): Promise<number> {
       `      (give ${values.interface as string} the address ${values.address as string} first: see README, Raspberry Pi setup)\n`,
   );
   return 0;
+}
+
+/**
+ * The executable a service should start: the bundled one of this package (dist/bundle/bandguard.js), or, before
+ * a build, the compiled command line next to this module.
+ */
+function executablePath(): string {
+  try {
+    return findShipped('dist/bundle/bandguard.js', 'file');
+  } catch {
+    return fileURLToPath(new URL('../cli.js', import.meta.url));
+  }
 }

@@ -1,27 +1,30 @@
 /**
  * Helpers for the agent's end-to-end tests: build dist/ once per test file (the agent runs as a real child
- * process, `node dist/src/cli.js start ...`), run CLI commands, and wait for conditions with bounds.
+ * process of the shipped executable, `node dist/bundle/bandguard.js start ...`), run CLI commands, and wait
+ * for conditions with bounds.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'bundle', 'bandguard.js');
 
-/** Compiles src/ into dist/ (type errors elsewhere in the tree do not stop the emit). */
-export function buildDist(): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-      { cwd: ROOT, timeout: 240_000, maxBuffer: 16 << 20 },
-      (err, stdout) => {
-        if (!existsSync(CLI)) reject(new Error(`tsc did not produce ${CLI}: ${err?.message ?? ''} ${stdout}`));
-        else resolve();
-      },
-    );
-  });
+/** Compiles src/ into dist/ (type errors elsewhere in the tree do not stop the emit), then bundles it. */
+export async function buildDist(): Promise<void> {
+  const run = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      execFile(process.execPath, args, { cwd: ROOT, timeout: 240_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+        resolve(`${err?.message ?? ''} ${stdout} ${stderr}`),
+      );
+    });
+  const tsc = await run([
+    join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    join(ROOT, 'tsconfig.build.json'),
+  ]);
+  const bundle = await run([join(ROOT, 'scripts', 'bundle.mjs')]);
+  if (!existsSync(CLI)) throw new Error(`the build did not produce ${CLI}: ${tsc} ${bundle}`);
 }
 
 export interface CliResult {
@@ -30,7 +33,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node dist/src/cli.js ...args` on the host (bounded). */
+/** Runs `node dist/bundle/bandguard.js ...args` on the host (bounded). */
 export function cli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(

@@ -224,14 +224,14 @@ describe('pipeline', () => {
     // Three rounds of: every pair's phone packet, then every pair's answer (so the previous packet's flow
     // never matches and the index answers).
     for (let round = 0; round < 3; round++) {
-      pairs.forEach(([proto, pp, sp, phone, server], i) =>
-        packets.push(up(t + round * 100 + i, { src: phone, dst: server, proto, sport: pp, dport: sp, payload: 'q' })),
-      );
-      pairs.forEach(([proto, pp, sp, phone, server], i) =>
+      for (const [i, [proto, pp, sp, phone, server]] of pairs.entries()) {
+        packets.push(up(t + round * 100 + i, { src: phone, dst: server, proto, sport: pp, dport: sp, payload: 'q' }));
+      }
+      for (const [i, [proto, pp, sp, phone, server]] of pairs.entries()) {
         packets.push(
           down(t + round * 100 + 50 + i, { src: server, dst: phone, proto, sport: sp, dport: pp, payload: 'a' }),
-        ),
-      );
+        );
+      }
     }
     const { flows, stats } = run(packets);
     expect(stats.flowsCreated).toBe(pairs.length);
