@@ -530,6 +530,9 @@ export class Pipeline {
 
   private onTcp(flow: Flow, d: DecodedPacket, fromClient: boolean, ts: number): void {
     if (flow.app === AppState.Done) return;
+    // Only DNS over TCP reads what the server sends (its answers). Elsewhere the server's bytes are never looked
+    // at, so they are not buffered either: HTTP responses were most of the bytes copied into streams.
+    if (!fromClient && flow.app !== AppState.DnsTcp && flow.serverPort !== 53 && flow.clientPort !== 53) return;
     const tcp = d.tcp!;
     const syn = (tcp.flags & TCP_SYN) !== 0;
     if (syn) {

@@ -132,6 +132,31 @@ describe('pipeline', () => {
     expect(report.lookups.find((l) => l.name === 'unused.example.org')).toMatchObject({ contacted: false });
   });
 
+  it('reads DNS over TCP: the answer split over two segments names the flow that follows', () => {
+    const t = 1_700_000_000_000;
+    const framed = (m: Uint8Array) => Uint8Array.from([m.length >> 8, m.length & 0xff, ...m]);
+    const q = framed(dnsQuery(7, 'tcp.example.com', 1));
+    const a = framed(
+      dnsResponse(7, 'tcp.example.com', 1, [{ name: 'tcp.example.com', type: 1, ttl: 60, data: '203.0.113.9' }]),
+    );
+    const tcp = { proto: 'tcp' as const, flags: 0x18 };
+    const { report, lookups } = run([
+      up(t, { src: PHONE4, dst: DNS, sport: 41000, dport: 53, ...tcp, flags: 0x02, seq: 999 }),
+      down(t + 1, { src: DNS, dst: PHONE4, sport: 53, dport: 41000, ...tcp, flags: 0x12, seq: 4999 }),
+      up(t + 2, { src: PHONE4, dst: DNS, sport: 41000, dport: 53, ...tcp, seq: 1000, payload: q }),
+      // The answer in two segments, the first ending inside the message.
+      down(t + 3, { src: DNS, dst: PHONE4, sport: 53, dport: 41000, ...tcp, seq: 5000, payload: a.subarray(0, 20) }),
+      down(t + 4, { src: DNS, dst: PHONE4, sport: 53, dport: 41000, ...tcp, seq: 5020, payload: a.subarray(20) }),
+      up(t + 10, { src: PHONE4, dst: '203.0.113.9', proto: 'udp', sport: 50001, dport: 7000, payload: 'x' }),
+    ]);
+    const answered = lookups.find((l) => l.name === 'tcp.example.com' && l.answers.length > 0);
+    expect(answered).toMatchObject({ overTcp: true, answers: ['203.0.113.9'], ttl: 60 });
+    expect(report.contacts.find((c) => c.serverIp === '203.0.113.9')).toMatchObject({
+      name: 'tcp.example.com',
+      nameSource: 'dns',
+    });
+  });
+
   it('prefers the TLS SNI over the DNS name and reads it from a ClientHello split over three segments', () => {
     const t = 1_700_000_000_000;
     const ch = clientHello('sdk.tracker.example');
