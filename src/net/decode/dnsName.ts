@@ -147,7 +147,16 @@ export function bytesText(b: Uint8Array, start: number, end: number): string {
       break;
     }
   }
-  if (ascii) return chunkedCharCodes(b, start, end);
+  if (ascii) {
+    // Short texts character by character, longer ones through the decoder (ASCII is UTF-8): both beat
+    // String.fromCharCode.apply over a view (measured: 54 against 85 ns for 8 bytes, 110 against 659 for 200).
+    if (end - start < 16) {
+      let s = '';
+      for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+      return s;
+    }
+    return utf8Decoder.decode(b.subarray(start, end));
+  }
   let i = start;
   let utf8 = true;
   while (i < end) {

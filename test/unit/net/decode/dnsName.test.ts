@@ -2,9 +2,10 @@
  * Names on the wire: compression pointers (backward, forward, self, loops, long chains), label types, length
  * limits, presentation escapes. Each message is a DNS header followed by commented hex.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeDns } from '../../../../src/net/decode/dns.js';
-import { labelText, MAX_POINTER_JUMPS, readName } from '../../../../src/net/decode/dnsName.js';
+import { bytesText, labelText, MAX_POINTER_JUMPS, readName } from '../../../../src/net/decode/dnsName.js';
 import { fromHex, MalformedError, TruncatedError } from '../../../../src/sdk/byteReader.js';
 
 function hex(text: string): string {
@@ -188,5 +189,28 @@ describe('presentation escapes', () => {
       fromHex('9f6c010000010000000000000377777717616c6c796f7572626104050661726562656c6f6e67746f02636e0000010001'),
     );
     expect(m.questions[0]!.name).toBe('www.allyourba\\004\\005\\006arebelongto.cn');
+  });
+});
+
+describe('text of option and string values (bytesText)', () => {
+  it('is the bytes themselves for ASCII of any length and at any offset', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(8), fc.nat(8), (raw, a, b) => {
+        const bytes = raw.map((x) => x & 0x7f);
+        const end = Math.max(0, bytes.length - b);
+        const start = Math.min(a, end);
+        expect(bytesText(bytes, start, end)).toBe(String.fromCharCode(...bytes.subarray(start, end)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+  it('decodes UTF-8 and keeps other bytes as Latin-1', () => {
+    const t = (h: string) => {
+      const b = fromHex(h);
+      return bytesText(b, 0, b.length);
+    };
+    expect(t('4c756361e2809973206950686f6e65')).toBe('Luca’s iPhone');
+    expect(t('e9746500')).toBe('\u00e9te\u0000');
+    expect(t('c280')).toBe('\u0080');
   });
 });
