@@ -13,6 +13,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { dottedQuadValue, hexIpv6Groups } from '../core/ipText.js';
 import { getPublicSuffix } from '../core/psl.js';
 
 /** A value refused before it could reach the firewall. The message says what is wrong and how to fix it. */
@@ -176,25 +177,7 @@ function remember(input: string, canonical: string): void {
 
 /** `a.b.c.d`, each 0-255 in decimal without leading zeros (what isIP accepts as IPv4). */
 export function isDottedQuad(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let parts = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? s.charCodeAt(i) : 0x2e;
-    if (c === 0x2e) {
-      if (digits === 0 || value > 255) return false;
-      parts++;
-      value = 0;
-      digits = 0;
-    } else if (c >= 0x30 && c <= 0x39) {
-      if (digits === 1 && value === 0) return false; // leading zero
-      value = value * 10 + (c - 0x30);
-      digits++;
-    } else return false;
-  }
-  return parts === 4;
+  return dottedQuadValue(s) >= 0;
 }
 
 /**
@@ -202,47 +185,8 @@ export function isDottedQuad(s: string): boolean {
  * zone), or null when the text is not of that shape or not a valid address: the caller then asks isIP.
  */
 export function canonicalHexIpv6(s: string): string | null {
-  const n = s.length;
-  if (n < 2 || n > 39) return null;
   const groups = [0, 0, 0, 0, 0, 0, 0, 0];
-  let count = 0;
-  let gap = -1; // index in groups where `::` stands
-  let i = 0;
-  if (s.charCodeAt(0) === 0x3a) {
-    if (s.charCodeAt(1) !== 0x3a) return null;
-    gap = 0;
-    i = 2;
-    if (i === n) return '::';
-  }
-  for (;;) {
-    let v = 0;
-    let d = 0;
-    while (i < n && d < 5) {
-      const c = s.charCodeAt(i);
-      const h = c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x57 : -1;
-      if (h < 0) break;
-      v = v * 16 + h;
-      d++;
-      i++;
-    }
-    if (d === 0 || d > 4 || count === 8) return null;
-    groups[count++] = v;
-    if (i === n) break;
-    if (s.charCodeAt(i) !== 0x3a) return null; // '.', '%', '/' or junk: not this fast path
-    i++;
-    if (i < n && s.charCodeAt(i) === 0x3a) {
-      if (gap >= 0) return null;
-      gap = count;
-      i++;
-      if (i === n) break;
-    } else if (i === n) return null; // a single trailing ':'
-  }
-  if (gap < 0 ? count !== 8 : count > 7) return null;
-  if (gap >= 0) {
-    const shift = 8 - count;
-    for (let k = count - 1; k >= gap; k--) groups[k + shift] = groups[k]!;
-    for (let k = gap; k < gap + shift; k++) groups[k] = 0;
-  }
+  if (!hexIpv6Groups(s, groups)) return null;
   // The longest run of two or more zero groups (the first of equal runs) becomes `::`.
   let best = -1;
   let bestLen = 1;

@@ -5,11 +5,28 @@
  * Pure: no I/O.
  */
 import { isIP } from 'node:net';
+import { dottedQuadValue, hexIpv6Groups } from '../../core/ipText.js';
+
+/** Scratch for hexIpv6Groups (parseIp is synchronous). */
+const groups = [0, 0, 0, 0, 0, 0, 0, 0];
 
 export type IpBytes = Uint8Array;
 
 /** Parse an IPv4 or IPv6 address (no zone id, no prefix) to 4 or 16 bytes; null when it is not one. */
 export function parseIp(text: string): IpBytes | null {
+  // The usual shapes without a regular expression: dotted quads (isIP's only IPv4 texts) and hex-group IPv6.
+  const v4 = dottedQuadValue(text);
+  if (v4 >= 0) return Uint8Array.of(v4 >>> 24, (v4 >>> 16) & 0xff, (v4 >>> 8) & 0xff, v4 & 0xff);
+  if (!text.includes(':')) return null;
+  if (hexIpv6Groups(text, groups)) {
+    const out = new Uint8Array(16);
+    for (let i = 0; i < 8; i++) {
+      out[i * 2] = groups[i]! >> 8;
+      out[i * 2 + 1] = groups[i]! & 0xff;
+    }
+    return out;
+  }
+  // An embedded IPv4 tail, or not an address: node's parser decides.
   const family = isIP(text);
   if (family === 4) return parseV4(text);
   if (family === 6) {

@@ -42,8 +42,8 @@ export interface Dictionaries {
   healthTextByPair: Map<number, HealthTextForm[]>;
   /** Normalised key → PII field. */
   piiKeys: Map<string, PiiField>;
-  /** Lower-cased first names. */
-  firstNames: Set<string>;
+  /** Lower-cased first names (built at first use). */
+  readonly firstNames: Set<string>;
   medicalTerms: MedicalTerm[];
   piiFields: PiiField[];
 }
@@ -99,12 +99,31 @@ export function defaultDictionariesDir(): string {
   throw new DictionaryError('data/dictionaries not found above the module directory');
 }
 
-function readJson(path: string): unknown {
+function readText(path: string): string {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new DictionaryError(`${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+function readJson(path: string): unknown {
+  const text = readText(path);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new DictionaryError(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Lower-cased names of a names file (one per line, `#` comments). */
+function nameSet(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const n = line.trim();
+    if (n && !n.startsWith('#')) names.add(n.toLowerCase());
+  }
+  return names;
 }
 
 export function loadDictionaries(dir = defaultDictionariesDir()): Dictionaries {
@@ -142,17 +161,19 @@ export function loadDictionaries(dir = defaultDictionariesDir()): Dictionaries {
   for (const f of pii.fields) {
     for (const k of f.keys) piiKeys.set(normalizeKey(k), f);
   }
-  const firstNames = new Set<string>();
-  for (const line of readFileSync(join(dir, 'first-names.txt'), 'utf8').split('\n')) {
-    const n = line.trim();
-    if (n && !n.startsWith('#')) firstNames.add(n.toLowerCase());
-  }
+  // The names are read now (a missing file is an error at load) but put in a set only when a value that could
+  // be a name is first checked: most captures have none, and 8,594 names take a few milliseconds at every start.
+  const namesText = readText(join(dir, 'first-names.txt'));
+  let firstNames: Set<string> | null = null;
   return {
     healthKeys,
     healthText,
     healthTextByPair,
     piiKeys,
-    firstNames,
+    get firstNames(): Set<string> {
+      firstNames ??= nameSet(namesText);
+      return firstNames;
+    },
     medicalTerms: med.terms,
     piiFields: pii.fields,
   };

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { embeddedIpv4, formatIp, ipHex, parseIp, prefixRange, specialPurpose } from '../../../../src/net/geo/ip.js';
@@ -14,6 +15,27 @@ describe('parseIp / formatIp', () => {
         expect(text).toBe(new URL(`http://[${text}]/`).hostname.slice(1, -1));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('accepts exactly what node:net isIP accepts (zones refused), with the bytes the URL parser reads', () => {
+    // Valid addresses, then the same texts mutated (characters dropped, doubled, replaced) into near misses.
+    const near = (gen: fc.Arbitrary<string>) =>
+      fc
+        .tuple(gen, fc.nat(40), fc.constantFrom('', ':', '::', '0', 'f', '.', '%', 'g', '00000', '1.2.3.4'), fc.nat(3))
+        .map(([a, at, ins, cut]) => a.slice(0, at % (a.length + 1)) + ins + a.slice((at % (a.length + 1)) + cut));
+    const texts = fc.oneof(fc.ipV6(), fc.ipV4(), near(fc.ipV6()), near(fc.ipV4()), fc.string({ maxLength: 20 }));
+    fc.assert(
+      fc.property(texts, (a) => {
+        const b = parseIp(a);
+        const family = a.includes('%') ? 0 : isIP(a);
+        expect(b === null ? 0 : b.length === 4 ? 4 : 6, a).toBe(family);
+        if (b !== null && family === 6) {
+          expect(formatIp(b), a).toBe(new URL(`http://[${a.toLowerCase()}]/`).hostname.slice(1, -1));
+        }
+        if (b !== null && family === 4) expect(formatIp(b), a).toBe(a);
+      }),
+      { numRuns: 4000 },
     );
   });
 
