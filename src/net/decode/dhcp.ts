@@ -10,6 +10,7 @@
 import { MalformedError, TruncatedError, toHex } from '../../sdk/byteReader.js';
 import { ipv4Text, ipv6Text } from './dns.js';
 import { bytesText, readName } from './dnsName.js';
+import { macAt } from './link.js';
 
 /** DHCP message type (option 53) names, RFC 2132 §9.6, RFC 3203, RFC 4388, RFC 6926, RFC 7724. */
 export const DHCP_MESSAGE_TYPES: Readonly<Record<number, string>> = {
@@ -110,7 +111,7 @@ export function decodeDhcp(msg: Uint8Array): DhcpMessage {
     siaddr: ipv4Text(msg, 20),
     giaddr: ipv4Text(msg, 24),
     chaddr: toHex(msg.subarray(28, 28 + chLen)),
-    clientMac: htype === 1 && hlen === 6 ? macText(msg, 28) : null,
+    clientMac: htype === 1 && hlen === 6 ? macAt(msg, 28) : null,
     serverName: null,
     bootFile: null,
     messageType: null,
@@ -298,15 +299,6 @@ function zeroTerminated(msg: Uint8Array, start: number, end: number): string | n
   return e === start ? null : bytesText(msg, start, e);
 }
 
-function macText(b: Uint8Array, p: number): string {
-  let s = '';
-  for (let i = 0; i < 6; i++) {
-    const x = b[p + i]!;
-    if (i > 0) s += ':';
-    s += (x < 16 ? '0' : '') + x.toString(16);
-  }
-  return s;
-}
 
 // ---------------------------------------------------------------------------------------------- DHCPv6
 
@@ -548,7 +540,7 @@ function duidMac(m: Uint8Array, start: number, end: number): string | null {
   const type = (m[start]! << 8) | m[start + 1]!;
   const hw = (m[start + 2]! << 8) | m[start + 3]!;
   if (hw !== 1) return null;
-  if (type === 1 && end - start === 14) return macText(m, start + 8);
-  if (type === 3 && end - start === 10) return macText(m, start + 4);
+  if (type === 1 && end - start === 14) return macAt(m, start + 8);
+  if (type === 3 && end - start === 10) return macAt(m, start + 4);
   return null;
 }
