@@ -12,7 +12,7 @@ import type { CapturedPacket } from './capture/types.js';
 import { decodeDhcp } from './decode/dhcp.js';
 import { type DnsMessage, decodeDns, dnsAddressAnswers, dnsTcpMessages } from './decode/dns.js';
 import { extractHttpBody, parseHttpRequestHead } from './decode/http.js';
-import { decodePacket } from './decode/packet.js';
+import { blankPacket, decodePacket } from './decode/packet.js';
 import { QuicSniExtractor } from './decode/quic.js';
 import { extractClientHelloFromStream, parseClientHello } from './decode/tls.js';
 import { type DecodedPacket, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpHeader } from './decode/types.js';
@@ -197,22 +197,7 @@ export class Pipeline {
   private readonly macOfIp = new Map<string, string>();
   /** The packet each frame is decoded into, and its TCP header object (see decodePacket's `into`). */
   private readonly scratchTcp: TcpHeader = { seq: 0, ack: 0, flags: 0, window: 0 };
-  private readonly scratch: DecodedPacket = {
-    srcMac: null,
-    dstMac: null,
-    vlans: [],
-    ipVersion: 4,
-    src: '',
-    dst: '',
-    ttl: 0,
-    protocol: 0,
-    srcPort: 0,
-    dstPort: 0,
-    tcp: null,
-    payload: new Uint8Array(0),
-    truncated: false,
-    fragment: null,
-  };
+  private readonly scratch: DecodedPacket = blankPacket();
   /** The flow of the previous packet (still in the table), if any. */
   private last: Flow | null = null;
   private lastLinkType = -1;

@@ -299,7 +299,6 @@ function zeroTerminated(msg: Uint8Array, start: number, end: number): string | n
   return e === start ? null : bytesText(msg, start, e);
 }
 
-
 // ---------------------------------------------------------------------------------------------- DHCPv6
 
 /** DHCPv6 message type names (RFC 8415 §7.3, RFC 5007, RFC 5460). */

@@ -9,6 +9,26 @@ import type { DecodedPacket, DropReason } from './types.js';
 
 export { decodeTransport };
 
+/** A blank packet (no addresses, no payload, TCP null): what a hot loop decodes every frame into. */
+export function blankPacket(): DecodedPacket {
+  return {
+    srcMac: null,
+    dstMac: null,
+    vlans: NO_VLANS,
+    ipVersion: 4,
+    src: '',
+    dst: '',
+    ttl: 0,
+    protocol: 0,
+    srcPort: 0,
+    dstPort: 0,
+    tcp: null,
+    payload: new Uint8Array(0),
+    truncated: false,
+    fragment: null,
+  };
+}
+
 export function isDropReason(r: DecodedPacket | DropReason): r is DropReason {
   return typeof r === 'string';
 }

@@ -14,7 +14,7 @@ import {
   LINKTYPE_ETHERNET,
   SUPPORTED_LINK_TYPES,
 } from '../../../../src/net/decode/linkTypes.js';
-import { decodePacket } from '../../../../src/net/decode/packet.js';
+import { blankPacket, decodePacket } from '../../../../src/net/decode/packet.js';
 import type { DecodedPacket, DropReason } from '../../../../src/net/decode/types.js';
 import { IpReassembler } from '../../../../src/net/flows/ipReassembly.js';
 import { CAPTURES_DIR } from '../../../helpers/captures.js';
@@ -145,22 +145,7 @@ describe('decodePacket on hostile input', () => {
 
   it('decoding into one reused packet gives what decoding into new ones does (sequences of mutated real frames)', () => {
     const tcp = { seq: 0, ack: 0, flags: 0, window: 0 };
-    const into: DecodedPacket = {
-      srcMac: null,
-      dstMac: null,
-      vlans: [],
-      ipVersion: 4,
-      src: '',
-      dst: '',
-      ttl: 0,
-      protocol: 0,
-      srcPort: 0,
-      dstPort: 0,
-      tcp: null,
-      payload: new Uint8Array(0),
-      truncated: false,
-      fragment: null,
-    };
+    const into = blankPacket();
     const frame = fc.tuple(
       fc.nat(),
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
