@@ -2,7 +2,7 @@
  * Exact parsers for the common shapes of IP address text, shared by the firewall (which checks 100,000
  * addresses a plan) and the geo lookups: no regular expression (node's isIP compiles a large one on first use,
  * about 5 ms of every start) and no object per address. Both accept exactly what isIP accepts in those shapes
- * (property tests in test/unit/firewall/validate.test.ts and test/unit/net/geo/ip.test.ts); anything else
+ * (property tests in test/unit/firewall/hostile.test.ts and test/unit/net/geo/ip.test.ts); anything else
  * (an embedded IPv4 tail, a zone) is for the caller to hand to isIP.
  */
 
@@ -81,4 +81,37 @@ export function hexIpv6Groups(s: string, groups: number[]): boolean {
     for (let k = gap; k < gap + shift; k++) groups[k] = 0;
   }
   return true;
+}
+
+/**
+ * RFC 5952 text of an IPv6 address given as its 8 groups: lower-case hex without leading zeros, the longest run
+ * of two or more zero groups (the first of equal runs) as `::` — the form the URL parser writes.
+ */
+export function formatIpv6Groups(groups: readonly number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let k = 0; k < 8; ) {
+    if (groups[k] !== 0) {
+      k++;
+      continue;
+    }
+    let j = k;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - k > bestLen) {
+      best = k;
+      bestLen = j - k;
+    }
+    k = j;
+  }
+  let out = '';
+  for (let k = 0; k < 8; k++) {
+    if (k === best) {
+      out += '::';
+      k += bestLen - 1;
+      continue;
+    }
+    if (out.length > 0 && !out.endsWith(':')) out += ':';
+    out += groups[k]!.toString(16);
+  }
+  return out;
 }

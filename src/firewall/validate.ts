@@ -13,7 +13,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { dottedQuadValue, hexIpv6Groups } from '../core/ipText.js';
+import { dottedQuadValue, formatIpv6Groups, hexIpv6Groups } from '../core/ipText.js';
 import { getPublicSuffix } from '../core/psl.js';
 
 /** A value refused before it could reach the firewall. The message says what is wrong and how to fix it. */
@@ -186,34 +186,7 @@ export function isDottedQuad(s: string): boolean {
  */
 export function canonicalHexIpv6(s: string): string | null {
   const groups = [0, 0, 0, 0, 0, 0, 0, 0];
-  if (!hexIpv6Groups(s, groups)) return null;
-  // The longest run of two or more zero groups (the first of equal runs) becomes `::`.
-  let best = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (groups[k] !== 0) {
-      k++;
-      continue;
-    }
-    let j = k;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - k > bestLen) {
-      best = k;
-      bestLen = j - k;
-    }
-    k = j;
-  }
-  let out = '';
-  for (let k = 0; k < 8; k++) {
-    if (k === best) {
-      out += '::';
-      k += bestLen - 1;
-      continue;
-    }
-    if (out.length > 0 && !out.endsWith(':')) out += ':';
-    out += groups[k]!.toString(16);
-  }
-  return out;
+  return hexIpv6Groups(s, groups) ? formatIpv6Groups(groups) : null;
 }
 
 /** A client argument: a MAC (normalised) or an IP address (normalised), told apart. */

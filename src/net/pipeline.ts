@@ -517,7 +517,7 @@ export class Pipeline {
     if (flow.app === AppState.Done) return;
     // Only DNS over TCP reads what the server sends (its answers). Elsewhere the server's bytes are never looked
     // at, so they are not buffered either: HTTP responses were most of the bytes copied into streams.
-    if (!fromClient && flow.app !== AppState.DnsTcp && flow.serverPort !== 53 && flow.clientPort !== 53) return;
+    if (!fromClient && flow.app !== AppState.DnsTcp && !onDnsPort(flow)) return;
     const tcp = d.tcp!;
     const syn = (tcp.flags & TCP_SYN) !== 0;
     if (syn) {
@@ -542,7 +542,7 @@ export class Pipeline {
 
   private detectTcp(flow: Flow, fromClient: boolean, ts: number): void {
     if (flow.app === AppState.Detecting) {
-      if (flow.serverPort === 53 || flow.clientPort === 53) {
+      if (onDnsPort(flow)) {
         flow.app = AppState.DnsTcp;
         flow.protocol = 'dns';
       }
@@ -869,6 +869,11 @@ export class Pipeline {
       tsMs: ts,
     });
   }
+}
+
+/** A TCP flow on DNS's port, whichever side: DNS over TCP once it carries data. */
+function onDnsPort(flow: Flow): boolean {
+  return flow.serverPort === 53 || flow.clientPort === 53;
 }
 
 /** Group (multicast/broadcast) MACs never identify a device. */

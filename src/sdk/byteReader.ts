@@ -107,7 +107,8 @@ export class ByteReader {
   }
 }
 
-const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Two lower-case hex digits of every byte value (for hex dumps, MAC and IPv6 texts). */
+export const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** Lowercase hex of bytes, for fixtures, evidence and debug dumps. */
 export function toHex(bytes: Uint8Array): string {

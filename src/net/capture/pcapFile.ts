@@ -317,11 +317,13 @@ function stopCorrupt(st: ReaderState, offset: number, reason: string): void {
  * Files older than format 2.3 store the original length before the captured length (libpcap swapped the
  * two fields at 2.3, and some 2.3 files still have the old order, recognisable by captured > original).
  */
-function lengthsSwapped(buf: Uint8Array, p: number, le: boolean, minor: number): boolean {
-  return minor < 3 || (minor === 3 && u32(buf, p + 8, le) > u32(buf, p + 12, le));
+function lengthsSwapped(minor: number, first: number, second: number): boolean {
+  return minor < 3 || (minor === 3 && first > second);
 }
 function recordCaplen(buf: Uint8Array, p: number, le: boolean, minor: number): number {
-  return u32(buf, lengthsSwapped(buf, p, le, minor) ? p + 12 : p + 8, le);
+  const first = u32(buf, p + 8, le);
+  const second = u32(buf, p + 12, le);
+  return lengthsSwapped(minor, first, second) ? second : first;
 }
 
 async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: number): Promise<void> {
@@ -355,7 +357,7 @@ async function readPcap(st: ReaderState, w: Window, magicLe: boolean, magic: num
       const p = w.start;
       const len1 = dv.getUint32(p + 8, le);
       const len2 = dv.getUint32(p + 12, le);
-      const swapped = minor < 3 || (minor === 3 && len1 > len2);
+      const swapped = lengthsSwapped(minor, len1, len2);
       const caplen = swapped ? len2 : len1;
       if (caplen > MAX_CAPLEN) {
         stopCorrupt(st, w.offset, `record captured length ${caplen} exceeds ${MAX_CAPLEN}`);

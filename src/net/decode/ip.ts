@@ -3,7 +3,7 @@
  * every read is preceded by an explicit bounds check, and problems come back as a DropReason.
  * The hot path builds one result object per packet and address strings from precomputed tables.
  */
-import { MalformedError } from '../../sdk/byteReader.js';
+import { HEX_PAIRS, MalformedError } from '../../sdk/byteReader.js';
 import type { DecodedPacket, DropReason } from './types.js';
 
 export const IPPROTO_HOPOPTS = 0;
@@ -27,11 +27,7 @@ const MAX_IPV6_EXT_HEADERS = 16;
 const DEC: string[] = [];
 for (let i = 0; i < 256; i++) DEC.push(String(i));
 const HEX: string[] = [];
-const HEX2: string[] = [];
-for (let i = 0; i < 256; i++) {
-  HEX.push(i.toString(16));
-  HEX2.push(i.toString(16).padStart(2, '0'));
-}
+for (let i = 0; i < 256; i++) HEX.push(i.toString(16));
 
 const EMPTY = new Uint8Array(0);
 
@@ -69,7 +65,7 @@ let v4Text1 = '0.0.0.0';
 
 function group(data: Uint8Array, p: number): string {
   const hi = data[p]!;
-  return hi === 0 ? HEX[data[p + 1]!]! : HEX[hi]! + HEX2[data[p + 1]!]!;
+  return hi === 0 ? HEX[data[p + 1]!]! : HEX[hi]! + HEX_PAIRS[data[p + 1]!]!;
 }
 
 /**
@@ -259,8 +255,7 @@ function newPacket(
   protocol: number,
   truncated: boolean,
 ): DecodedPacket {
-  const p = into;
-  if (p === null) {
+  if (into === null) {
     return {
       srcMac,
       dstMac,
@@ -278,20 +273,20 @@ function newPacket(
       fragment: null,
     };
   }
-  p.srcMac = srcMac;
-  p.dstMac = dstMac;
-  p.vlans = vlans;
-  p.ipVersion = ipVersion;
-  p.src = src;
-  p.dst = dst;
-  p.ttl = ttl;
-  p.protocol = protocol;
-  p.srcPort = 0;
-  p.dstPort = 0;
-  p.payload = EMPTY;
-  p.truncated = truncated;
-  p.fragment = null;
-  return p;
+  into.srcMac = srcMac;
+  into.dstMac = dstMac;
+  into.vlans = vlans;
+  into.ipVersion = ipVersion;
+  into.src = src;
+  into.dst = dst;
+  into.ttl = ttl;
+  into.protocol = protocol;
+  into.srcPort = 0;
+  into.dstPort = 0;
+  into.payload = EMPTY;
+  into.truncated = truncated;
+  into.fragment = null;
+  return into;
 }
 
 /** Decode an IPv4 packet at off (the frame's network packet ends at end). */

@@ -3,6 +3,7 @@
  * Pure and allocation-light: bounds are checked explicitly, nothing is thrown, nothing is logged.
  */
 
+import { HEX_PAIRS } from '../../sdk/byteReader.js';
 import {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -45,9 +46,6 @@ export interface LinkInfo {
 /** At most this many stacked VLAN tags are walked (real networks use one or two). */
 const MAX_VLAN_TAGS = 8;
 
-const HEX2: string[] = [];
-for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
-
 /** 'aa:bb:cc:dd:ee:ff' for the 6 bytes at off (caller checks bounds). */
 /**
  * Memo of MAC address texts, keyed by the 48-bit value: a capture sees few distinct MACs, and building the
@@ -76,17 +74,17 @@ export function macAt(data: Uint8Array, off: number): string {
   let s = macText.get(key);
   if (s === undefined) {
     s =
-      HEX2[data[off]!]! +
+      HEX_PAIRS[data[off]!]! +
       ':' +
-      HEX2[data[off + 1]!]! +
+      HEX_PAIRS[data[off + 1]!]! +
       ':' +
-      HEX2[data[off + 2]!]! +
+      HEX_PAIRS[data[off + 2]!]! +
       ':' +
-      HEX2[data[off + 3]!]! +
+      HEX_PAIRS[data[off + 3]!]! +
       ':' +
-      HEX2[data[off + 4]!]! +
+      HEX_PAIRS[data[off + 4]!]! +
       ':' +
-      HEX2[data[off + 5]!]!;
+      HEX_PAIRS[data[off + 5]!]!;
     if (macText.size >= MAC_CACHE_MAX) macText.clear();
     macText.set(key, s);
   }

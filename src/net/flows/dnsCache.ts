@@ -7,6 +7,9 @@ interface Entry {
   expiresAtMs: number;
 }
 
+/** Names kept per address: an answer's own chain in full, older names while the list is shorter than this. */
+const MAX_NAMES = 16;
+
 /** Whether `list` begins with the names of `head`, in order. */
 function startsWith(list: string[], head: string[]): boolean {
   if (head.length > list.length) return false;
@@ -39,11 +42,13 @@ export class DnsCache {
     const old = map.get(key);
     if (old) {
       map.delete(key);
-      // Newest names first, keep the others (one address often serves several names), up to 16. The same answer
-      // again (the names already lead the list, which is within the cap) leaves the list as it is.
-      if (!(startsWith(old.names, names) && (old.names.length <= 16 || old.names.length === names.length))) {
+      // Newest names first, keep the others (one address often serves several names), up to MAX_NAMES. The same
+      // answer again (the names already lead the list, which is within the cap) leaves the list as it is.
+      const unchanged =
+        startsWith(old.names, names) && (old.names.length <= MAX_NAMES || old.names.length === names.length);
+      if (!unchanged) {
         const merged = [...names];
-        for (const n of old.names) if (!merged.includes(n) && merged.length < 16) merged.push(n);
+        for (const n of old.names) if (!merged.includes(n) && merged.length < MAX_NAMES) merged.push(n);
         old.names = merged;
       }
       if (expiresAtMs > old.expiresAtMs) old.expiresAtMs = expiresAtMs;

@@ -5,7 +5,7 @@
  * Pure: no I/O.
  */
 import { isIP } from 'node:net';
-import { dottedQuadValue, hexIpv6Groups } from '../../core/ipText.js';
+import { dottedQuadValue, formatIpv6Groups, hexIpv6Groups } from '../../core/ipText.js';
 
 /** Scratch for hexIpv6Groups (parseIp is synchronous). */
 const groups = [0, 0, 0, 0, 0, 0, 0, 0];
@@ -93,24 +93,7 @@ export function formatIp(b: IpBytes): string {
   if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   const w: number[] = [];
   for (let i = 0; i < 16; i += 2) w.push((b[i]! << 8) | b[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = w.map((x) => x.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIpv6Groups(w);
 }
 
 /** Fixed-width lower-case hex (8 digits for IPv4, 32 for IPv6): sorts like the address. */

@@ -13,7 +13,7 @@
 import { compareText } from '../../core/compare.js';
 import type { FlowRecord, HttpObservation, PayloadObservation, PipelineObserver } from '../flows/flowTypes.js';
 import type { LeakSource, ReportClient, ReportContact, ReportEvent, ReportLeak } from '../report.js';
-import { isLocalAddress } from '../report.js';
+import { bestName, isLocalAddress } from '../report.js';
 import { type Finding, LeakDetector } from './detectors.js';
 import { type Dictionaries, defaultDictionaries } from './dictionaries.js';
 import {
@@ -122,7 +122,7 @@ export class LeakInspector implements PipelineObserver, LeakSource {
 
   onFlow(f: FlowRecord): void {
     if (f.protocol === 'dns' || f.protocol === 'mdns' || f.protocol === 'dhcp') return;
-    const name = f.sni ?? f.quicSni ?? f.httpHosts[0] ?? f.dnsNames[0] ?? null;
+    const { name } = bestName(f);
     const key = `${f.clientId}\u0000${name ?? ''}\u0000${f.serverIp}\u0000${f.serverPort}`;
     const start = f.firstTsMs;
     // Repeated connections to one endpoint (a connection pool, polling, a long flow's checkpoints) are one

@@ -78,6 +78,13 @@ beforeAll(async () => {
   for (let i = 0; i < 8; i++) frames.push({ linkType: 1, data: sampleFrame(i, i * 9) });
 });
 
+/** A copy of `frame` with `edits` applied (positions wrap around), cut at `cut` when given. */
+function mutated(frame: Uint8Array, edits: [number, number][], cut: number | null): Uint8Array {
+  const data = frame.slice();
+  for (const [at, v] of edits) if (data.length > 0) data[at % data.length] = v;
+  return cut === null ? data : data.subarray(0, cut % (data.length + 1));
+}
+
 describe('decodePacket on hostile input', () => {
   it('never throws on random bytes for any link type', () => {
     fc.assert(
@@ -126,9 +133,7 @@ describe('decodePacket on hostile input', () => {
         fc.option(fc.nat()),
         (pick, edits, cut) => {
           const f = frames[pick % frames.length]!;
-          const data = f.data.slice();
-          for (const [at, v] of edits) if (data.length > 0) data[at % data.length] = v;
-          const view = cut === null ? data : data.subarray(0, cut % (data.length + 1));
+          const view = mutated(f.data, edits, cut);
           const r = decodePacket(f.linkType, view);
           checkResult(view, r);
           if (typeof r !== 'string') {
@@ -156,9 +161,7 @@ describe('decodePacket on hostile input', () => {
       fc.property(fc.array(frame, { minLength: 1, maxLength: 12 }), fc.boolean(), (seq, keepTcp) => {
         for (const [pick, edits, cut] of seq) {
           const f = frames[pick % frames.length]!;
-          const data = f.data.slice();
-          for (const [at, v] of edits) if (data.length > 0) data[at % data.length] = v;
-          const view = cut === null ? data : data.subarray(0, cut % (data.length + 1));
+          const view = mutated(f.data, edits, cut);
           // As the pipeline does (its TCP object handed back every time), or leaving whatever the last left.
           if (keepTcp) into.tcp = tcp;
           const fresh = decodePacket(f.linkType, view);
